@@ -1,0 +1,43 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "Quail",
+    products: [
+        .executable(name: "quail", targets: ["quail"]),
+        .library(name: "QuailKit", targets: ["QuailKit"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // C BLAS/LAPACK through the system OpenBLAS; only LinearAlgebra imports it.
+        .systemLibrary(
+            name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        // Element types, ggml type table, shapes, half-precision conversion, mapped files.
+        .target(name: "TensorCore"),
+        // safetensors reader/writer (single file and sharded checkpoints).
+        .target(name: "SafeTensors", dependencies: ["TensorCore"]),
+        // GGUF v2/v3 reader and v3 writer.
+        .target(name: "GGUF", dependencies: ["TensorCore"]),
+        // ggml block codecs and bitsandbytes 4-bit codecs.
+        .target(name: "Quantization", dependencies: ["TensorCore"]),
+        // Dense linear algebra over OpenBLAS.
+        .target(name: "LinearAlgebra", dependencies: ["COpenBLAS", "TensorCore"]),
+        // Pipeline used by the CLI and the tests: inspect, convert, ...
+        .target(
+            name: "QuailKit",
+            dependencies: ["TensorCore", "SafeTensors", "GGUF", "Quantization", "LinearAlgebra"]),
+        .executableTarget(
+            name: "quail",
+            dependencies: [
+                "QuailKit", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),
+        .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "TensorCore"]),
+        .testTarget(name: "GGUFTests", dependencies: ["GGUF", "TensorCore"]),
+        .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "TensorCore"]),
+        .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra"]),
+        .testTarget(name: "QuailKitTests", dependencies: ["QuailKit", "TensorCore", "SafeTensors", "GGUF"]),
+    ]
+)
