@@ -6,7 +6,11 @@ import QuailKit
 struct Quail: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "quail",
-        abstract: "Quantize checkpoints and initialise LoRA adapters that undo the quantization error.",
+        abstract: "Convert, quantize and inspect LLM checkpoints; initialise LoRA adapters against quantization error.",
+        discussion: """
+            Quail reads Hugging Face checkpoints (config.json, safetensors, tokenizer.json) and GGUF files, \
+            and writes both. See man quail for details.
+            """,
         version: QuailVersion.string,
-        subcommands: [])
+        subcommands: [InspectCommand.self, ConvertCommand.self])
 }

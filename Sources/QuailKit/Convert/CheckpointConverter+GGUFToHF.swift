@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: Apache-2.0
+import Foundation
+import GGUF
+import SafeTensors
+import TensorCore
+
+extension CheckpointConverter {
+    /// GGUF file → HF directory.
+    static func ggufToHF(
+        _ file: GGUFFile, _ destination: URL, _ options: Options, _ progress: any ProgressReporting
+    ) throws -> ConversionReport {
+        let path = file.url.path
+        let hparams = try LlamaHyperparameters(
+            metadata: file.metadata, hasOutputTensor: file["output.weight"] != nil, path: path)
+        let tokenizer = try BPETokenizerMetadata(metadata: file.metadata, path: path)
+        let plan = try ggufPlan(file, hparams: hparams, options: options, direction: .ggufToHF)
+        let quantized = plan.filter { TensorEncoding.dtype(for: $0.outputType) == nil }
+        guard quantized.isEmpty else {
+            throw CheckpointError.needsDType(
+                path: path, tensors: quantized.map(\.hfName),
+                reason: "safetensors cannot hold ggml block types losslessly")
+        }
+        let torchDType = torchDTypeName(of: plan)
+        let config = hparams.configJSON(torchDType: torchDType)
+        let tokenizerJSON = tokenizer.tokenizerJSON()
+        let tokenizerConfig = tokenizer.tokenizerConfigJSON(contextLength: hparams.contextLength)
+
+        // Derive what HF → GGUF would write back from exactly these files, and keep the difference.
+        let rederivedHParams = try LlamaHyperparameters(configJSON: config, path: path)
+        let rederivedTokenizer = try BPETokenizerMetadata(
+            tokenizer: tokenizerJSON, tokenizerPath: path, config: tokenizerConfig, hparams: rederivedHParams)
+        let derived = derivedMetadata(hparams: rederivedHParams, tokenizer: rederivedTokenizer, plan: plan)
+        let natural = LlamaTensorNames.naturallySorted(plan.map(\.hfName))
+        let sidecar = GGUFSidecar.residual(
+            original: file.metadata, derived: derived, originalTensorOrder: plan.map(\.hfName),
+            naturalTensorOrder: natural)
+
+        let output = try AtomicOutput(destination: destination, isDirectory: true, overwrite: options.overwrite)
+        let directory = output.temporaryURL
+        try writeJSON(config, to: directory.appendingPathComponent("config.json"))
+        try writeJSON(generationConfig(hparams), to: directory.appendingPathComponent("generation_config.json"))
+        try writeJSON(tokenizerJSON, to: directory.appendingPathComponent("tokenizer.json"))
+        try writeJSON(tokenizerConfig, to: directory.appendingPathComponent("tokenizer_config.json"))
+        if let sidecar {
+            try writeJSON(sidecar.jsonRepresentation, to: directory.appendingPathComponent(GGUFSidecar.fileName))
+        }
+        let byName = Dictionary(uniqueKeysWithValues: plan.map { ($0.hfName, $0) })
+        let entries = natural.compactMap { name in
+            byName[name].flatMap { tensor in
+                TensorEncoding.dtype(for: tensor.outputType).map {
+                    SafeTensorsWriter.Entry(name: name, dtype: $0, shape: tensor.shape)
+                }
+            }
+        }
+        var done = 0
+        _ = try SafeTensorsWriter.writeSharded(
+            into: directory, tensors: entries, maxShardByteCount: options.maxShardByteCount
+        ) { entry, stream in
+            guard let tensor = byName[entry.name] else { return }
+            try tensor.write(to: stream)
+            done += 1
+            progress.update(completed: done, total: entries.count, label: entry.name)
+        }
+        progress.finish()
+        try output.commit()
+        var notes: [String] = []
+        if let sidecar {
+            notes.append(
+                "kept \(sidecar.overrides.count) GGUF key(s) HF files cannot express in \(GGUFSidecar.fileName)")
+        }
+        return report(plan, source: file.url, destination: destination, notes: notes)
+    }
+
+    /// Plans every tensor of a GGUF llama file, checking names and shapes against the hyperparameters.
+    static func ggufPlan(
+        _ file: GGUFFile, hparams: LlamaHyperparameters, options: Options, direction: QKPermutation.Direction?
+    ) throws -> [PlannedTensor] {
+        let path = file.url.path
+        var plan: [PlannedTensor] = []
+        var unknown: [String] = []
+        for info in file.tensors {
+            guard let hfName = LlamaTensorNames.hfName(forGGUF: info.name), let role = LlamaTensorNames.role(ofHF: hfName)
+            else {
+                unknown.append(info.name)
+                continue
+            }
+            guard let type = info.type else {
+                throw CheckpointError.unexpectedTensors(path: path, names: ["\(info.name) (type id \(info.typeID))"])
+            }
+            let shape = Array(info.dimensions.reversed())
+            let expected = LlamaTensorNames.expectedShape(of: role.role, for: hparams)
+            guard shape == expected else {
+                throw CheckpointError.shapeMismatch(path: path, tensor: info.name, expected: expected, actual: shape)
+            }
+            plan.append(PlannedTensor(
+                hfName: hfName, outputName: direction == nil ? info.name : hfName, shape: shape, sourceType: type,
+                outputType: outputType(source: type, shape: shape, options: options), sourceBytes: try file.bytes(of: info),
+                permutation: direction.flatMap { d in hparams.permutationHeads(forHF: hfName).map { ($0, d) } }))
+        }
+        guard unknown.isEmpty else { throw CheckpointError.unexpectedTensors(path: path, names: unknown) }
+        let expected = Set(LlamaTensorNames.expectedHFNames(for: hparams))
+        let missing = expected.subtracting(plan.map(\.hfName)).sorted()
+        guard missing.isEmpty else {
+            throw CheckpointError.missingTensors(path: path, names: missing.compactMap(LlamaTensorNames.ggufName(forHF:)))
+        }
+        return plan
+    }
+
+    private static func torchDTypeName(of plan: [PlannedTensor]) -> String {
+        let types = plan.filter { $0.shape.count >= 2 }.map(\.outputType)
+        let counts = Dictionary(types.map { ($0, 1) }, uniquingKeysWith: +)
+        switch counts.max(by: { $0.value < $1.value || $0.value == $1.value && $0.key.rawValue > $1.key.rawValue })?.key {
+        case .bf16: return "bfloat16"
+        case .f16: return "float16"
+        default: return "float32"
+        }
+    }
+
+    private static func generationConfig(_ hparams: LlamaHyperparameters) -> JSONValue {
+        var pairs: [(String, JSONValue)] = [("_from_model_config", .bool(true))]
+        if let bos = hparams.bosTokenID { pairs.append(("bos_token_id", .integer(bos))) }
+        if let eos = hparams.eosTokenID { pairs.append(("eos_token_id", .integer(eos))) }
+        return .object(pairs)
+    }
+
+    /// Writes a JSON file with two-space indentation and a final newline.
+    static func writeJSON(_ value: JSONValue, to url: URL) throws {
+        let text = value.text(indent: 2) + "\n"
+        guard FileManager.default.createFile(atPath: url.path, contents: Data(text.utf8)) else {
+            throw FileAccessError(path: url.path, operation: "create", code: errno)
+        }
+    }
+}

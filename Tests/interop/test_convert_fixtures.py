@@ -1,0 +1,149 @@
+"""HF <-> GGUF conversion of the fixture models, checked with gguf-py, safetensors and tokenizers."""
+import json
+
+import gguf
+import numpy as np
+import pytest
+from safetensors import safe_open
+from tokenizers import Tokenizer
+
+from conftest import FIXTURES, quail_json, run_quail
+from reference import as_array, permute_qk, read_checkpoint_raw
+
+MODELS = ["tiny-llama", "tiny-llama-untied", "tiny-llama-f16"]
+
+# Types llama.cpp's loader checks exactly (formats.md §3.3, llama-model-loader get_kv).
+REQUIRED_TYPES = {
+    "general.architecture": gguf.GGUFValueType.STRING,
+    "llama.context_length": gguf.GGUFValueType.UINT32,
+    "llama.embedding_length": gguf.GGUFValueType.UINT32,
+    "llama.block_count": gguf.GGUFValueType.UINT32,
+    "llama.feed_forward_length": gguf.GGUFValueType.UINT32,
+    "llama.attention.head_count": gguf.GGUFValueType.UINT32,
+    "llama.attention.head_count_kv": gguf.GGUFValueType.UINT32,
+    "llama.attention.layer_norm_rms_epsilon": gguf.GGUFValueType.FLOAT32,
+    "llama.rope.freq_base": gguf.GGUFValueType.FLOAT32,
+    "llama.rope.dimension_count": gguf.GGUFValueType.UINT32,
+    "general.file_type": gguf.GGUFValueType.UINT32,
+    "tokenizer.ggml.model": gguf.GGUFValueType.STRING,
+    "tokenizer.ggml.bos_token_id": gguf.GGUFValueType.UINT32,
+    "tokenizer.ggml.eos_token_id": gguf.GGUFValueType.UINT32,
+}
+
+
+def field_value(field):
+    if field.types[0] == gguf.GGUFValueType.ARRAY:
+        return [field.contents(i) for i in range(len(field.data))]
+    return field.contents()
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_hf_to_gguf_is_read_by_gguf_py(model, tmp_path):
+    src = FIXTURES / model
+    out = tmp_path / "model.gguf"
+    run_quail("convert", src, out)
+    config = json.loads((src / "config.json").read_text())
+    reader = gguf.GGUFReader(out)
+
+    for key, expected in REQUIRED_TYPES.items():
+        assert key in reader.fields, key
+        assert reader.fields[key].types[0] == expected, key
+    assert reader.fields["llama.embedding_length"].contents() == config["hidden_size"]
+    assert reader.fields["llama.attention.head_count_kv"].contents() == config["num_key_value_heads"]
+    assert np.float32(reader.fields["llama.attention.layer_norm_rms_epsilon"].contents()) == np.float32(config["rms_norm_eps"])
+
+    tokenizer = Tokenizer.from_file(str(src / "tokenizer.json"))
+    vocab = tokenizer.get_vocab(with_added_tokens=True)
+    tokens = field_value(reader.fields["tokenizer.ggml.tokens"])
+    assert len(tokens) == config["vocab_size"]
+    for token, index in vocab.items():
+        assert tokens[index] == token
+    types = field_value(reader.fields["tokenizer.ggml.token_type"])
+    for added in json.loads((src / "tokenizer.json").read_text())["added_tokens"]:
+        assert types[added["id"]] == (3 if added["special"] else 4)
+    merges = json.loads((src / "tokenizer.json").read_text())["model"]["merges"]
+    assert field_value(reader.fields["tokenizer.ggml.merges"]) == [m if isinstance(m, str) else " ".join(m) for m in merges]
+
+    name_map = gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, config["num_hidden_layers"])
+    hf = read_checkpoint_raw(src)
+    gguf_tensors = {t.name: t for t in reader.tensors}
+    assert len(gguf_tensors) == len(hf)
+    for name, (dtype, shape, raw) in hf.items():
+        target = name_map.get_name(name, try_suffixes=(".weight", ".bias"))
+        tensor = gguf_tensors[target]
+        assert list(tensor.shape) == shape[::-1], name
+        assert tensor.tensor_type.name == dtype, name
+        expected = as_array(dtype, shape, raw)
+        if "q_proj" in name:
+            expected = permute_qk(expected, config["num_attention_heads"])
+        elif "k_proj" in name:
+            expected = permute_qk(expected, config["num_key_value_heads"])
+        assert tensor.data.tobytes() == np.ascontiguousarray(expected).tobytes(), name
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_round_trips_are_bit_identical(model, tmp_path):
+    src = FIXTURES / model
+    run_quail("convert", src, tmp_path / "a.gguf")
+    run_quail("convert", tmp_path / "a.gguf", tmp_path / "hf")
+    run_quail("convert", tmp_path / "hf", tmp_path / "b.gguf")
+    run_quail("convert", tmp_path / "a.gguf", tmp_path / "copy.gguf")
+    # HF -> GGUF -> HF: the same tensor bytes, dtypes and shapes.
+    original, back = read_checkpoint_raw(src), read_checkpoint_raw(tmp_path / "hf")
+    assert original.keys() == back.keys()
+    for name in original:
+        assert original[name] == back[name], name
+    # GGUF -> HF -> GGUF and GGUF -> GGUF: the same GGUF bytes.
+    assert (tmp_path / "a.gguf").read_bytes() == (tmp_path / "b.gguf").read_bytes()
+    assert (tmp_path / "a.gguf").read_bytes() == (tmp_path / "copy.gguf").read_bytes()
+    # The HF output loads in the peers.
+    Tokenizer.from_file(str(tmp_path / "hf" / "tokenizer.json"))
+    with safe_open(tmp_path / "hf" / "model.safetensors", framework="numpy") as f:
+        assert f.metadata() == {"format": "pt"}
+
+
+def test_gguf_written_by_gguf_py_converts_and_inspects(tmp_path):
+    """A GGUF built by gguf-py's GGUFWriter from the fixture is read by Quail with identical content."""
+    src = FIXTURES / "tiny-llama-untied"
+    config = json.loads((src / "config.json").read_text())
+    run_quail("convert", src, tmp_path / "quail.gguf")
+    reader = gguf.GGUFReader(tmp_path / "quail.gguf")
+    writer = gguf.GGUFWriter(tmp_path / "py.gguf", "llama")
+    for field in reader.fields.values():
+        if field.name.startswith("GGUF.") or field.name == "general.architecture":
+            continue
+        value_type = field.types[0]
+        sub = field.types[-1] if value_type == gguf.GGUFValueType.ARRAY else None
+        writer.add_key_value(field.name, field_value(field), value_type, sub_type=sub)
+    for tensor in reader.tensors:
+        writer.add_tensor(tensor.name, np.array(tensor.data), raw_dtype=tensor.tensor_type)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+
+    report = quail_json("inspect", tmp_path / "py.gguf")
+    assert report["architecture"] == "llama"
+    assert report["tensor_count"] == len(reader.tensors)
+    for row, tensor in zip(report["tensors"], reader.tensors):
+        assert row["name"] == tensor.name
+        assert row["shape"] == [int(d) for d in tensor.shape[::-1]]
+        assert row["bytes"] == tensor.n_bytes
+    assert report["hyperparameters"]["llama.block_count"] == config["num_hidden_layers"]
+    run_quail("convert", tmp_path / "py.gguf", tmp_path / "hf")
+    original, back = read_checkpoint_raw(src), read_checkpoint_raw(tmp_path / "hf")
+    assert {k: v for k, v in original.items()} == back
+
+
+def test_dtype_cast_is_reported_and_exact(tmp_path):
+    src = FIXTURES / "tiny-llama"  # BF16
+    report = quail_json("convert", src, tmp_path / "f32.gguf", "--dtype", "f32")
+    assert report["casts"] and all(c["from"] == "BF16" and c["to"] == "F32" and c["lossless"] for c in report["casts"])
+    reader = gguf.GGUFReader(tmp_path / "f32.gguf")
+    hf = read_checkpoint_raw(src)
+    tensor = next(t for t in reader.tensors if t.name == "blk.0.ffn_up.weight")
+    dtype, shape, raw = hf["model.layers.0.mlp.up_proj.weight"]
+    expected = (as_array(dtype, shape, raw).astype(np.uint32) << 16).view(np.float32)
+    assert np.array_equal(tensor.data, expected)
+    plain = quail_json("convert", src, tmp_path / "same.gguf")
+    assert plain["casts"] == []

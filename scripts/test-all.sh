@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs every test tier: hermetic `swift test`, then the interop and real-model tests (pytest) that check
+# Quail's output with the real peer packages (gguf, safetensors, tokenizers, numpy references).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+scripts/setup.sh
+
+echo "== swift test (hermetic)"
+swift build --build-tests
+swift test --skip-build
+
+echo "== interop and real-model tests"
+swift build -c release --product quail
+export QUAIL_BIN="$root/.build/release/quail"
+.venv/bin/python -m pytest -q Tests/interop
