@@ -18,10 +18,11 @@ from pathlib import Path
 
 import pytest
 
-np = pytest.importorskip("numpy")
-safetensors = pytest.importorskip("safetensors")
-safetensors_numpy = pytest.importorskip("safetensors.numpy")
-tokenizers = pytest.importorskip("tokenizers")
+import jinja2
+import numpy as np
+import safetensors
+import safetensors.numpy as safetensors_numpy
+import tokenizers
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "fixtures"
@@ -168,7 +169,6 @@ def test_tokenizer_pipeline_is_smollm2s():
 
 
 def test_chat_template_renders_chatml():
-    jinja2 = pytest.importorskip("jinja2")
     tokenizer_config = json.loads((FIXTURES / "tiny-llama" / "tokenizer_config.json").read_text(encoding="utf-8"))
     template = jinja2.Environment().from_string(tokenizer_config["chat_template"])
     rendered = template.render(messages=[{"role": "user", "content": "Hi"}], add_generation_prompt=True)
