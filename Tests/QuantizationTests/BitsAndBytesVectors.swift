@@ -36,6 +36,21 @@ struct BitsAndBytesVectors: Decodable {
         }
     }
 
+    struct NestedCase: Decodable {
+        let name: String
+        let nestedRounding: String
+        let absmax: String
+        let codes: String
+        let nestedAbsmax: String
+        let offset: String
+
+        enum CodingKeys: String, CodingKey {
+            case name, absmax, codes, offset
+            case nestedRounding = "nested_rounding"
+            case nestedAbsmax = "nested_absmax"
+        }
+    }
+
     struct Int8Case: Decodable {
         let name: String
         let shape: [Int]
@@ -48,11 +63,12 @@ struct BitsAndBytesVectors: Decodable {
     let codes: [String: String]
     let inputs: [String: Input]
     let fourBit: [FourBitCase]
+    let nested: [NestedCase]
     let int8: [Int8Case]
     let pythonRepr: [[String]]
 
     enum CodingKeys: String, CodingKey {
-        case codes, inputs, int8
+        case codes, inputs, nested, int8
         case fourBit = "four_bit"
         case pythonRepr = "python_repr"
     }
