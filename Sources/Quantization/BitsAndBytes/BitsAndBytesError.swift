@@ -26,6 +26,7 @@ public enum BitsAndBytesError: Error, Equatable, Sendable, CustomStringConvertib
     /// The quant-state `dtype` must be float32, float16 or bfloat16.
     case unsupportedDType(String)
 
+    /// A short lowercase message naming the broken rule and the offending value.
     public var description: String {
         switch self {
         case .invalidBlockSize(let size):
