@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import Foundation
+import Quantization
 
 /// A JSON document with ordered objects, used to read HF side files (config.json, tokenizer.json) and to
 /// write them deterministically.
@@ -164,12 +165,10 @@ extension JSONValue {
         out += close
     }
 
-    /// Formats a double like Python's `repr` for finite values (`1e-05`, `10000.0`, `0.1`).
+    /// Formats a double like Python's `repr` (`1e-05`, `10000.0`, `0.1`).
     static func format(_ value: Double) -> String {
         guard value.isFinite else { return value.isNaN ? "NaN" : (value > 0 ? "Infinity" : "-Infinity") }
-        var text = "\(value)"
-        if text.hasSuffix(".0"), text.contains("e") { text.removeLast(2) }
-        return text
+        return PythonFloatRepresentation.repr(value)
     }
 
     private static func writeString(_ s: String, to out: inout String) {
