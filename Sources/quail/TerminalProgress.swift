@@ -3,7 +3,7 @@ import Foundation
 import QuailKit
 
 /// A one-line progress bar on standard error, drawn only when standard error is a terminal.
-final class TerminalProgress: ProgressReporting, @unchecked Sendable {
+final class TerminalProgress: QuailKit.ProgressReporting, @unchecked Sendable {
     private let label: String
     private let enabled = isatty(STDERR_FILENO) == 1
     private var lastDraw = Date.distantPast

@@ -67,10 +67,11 @@ def test_float_forms_round_trip(dtype, smollm2_gguf, reader, f32_model, tmp_path
     ggufs = {t.name: t for t in gguf.GGUFReader(source).tensors}
     dtype_name, shape, raw = hf["model.layers.3.self_attn.k_proj.weight"]
     assert shape == [192, 576] and dtype_name == dtype.upper()
-    assert np.array_equal(permute_qk(as_array(dtype_name, shape, raw), 3), ggufs["blk.3.attn_k.weight"].data)
+    # gguf-py hands BF16 data out as raw bytes, so compare bytes.
+    assert permute_qk(as_array(dtype_name, shape, raw), 3).tobytes() == ggufs["blk.3.attn_k.weight"].data.tobytes()
     if dtype == "bf16":
         f32 = {t.name: t for t in gguf.GGUFReader(f32_model[0]).tensors}["blk.3.attn_k.weight"].data
-        assert np.array_equal(bf16_bits(f32), ggufs["blk.3.attn_k.weight"].data)
+        assert bf16_bits(f32).tobytes() == ggufs["blk.3.attn_k.weight"].data.tobytes()
 
     tokenizer = Tokenizer.from_file(str(tmp_path / "hf" / "tokenizer.json"))
     text = "Quail converts 12345 checkpoints, doesn't it?  Ça va — 東京!"

@@ -88,7 +88,7 @@ public enum CheckpointConverter {
         var counts: [GGMLType: Int] = [:]
         for tensor in plan where tensor.shape.count >= 2 { counts[tensor.outputType, default: 0] += 1 }
         let dominant = counts.max { $0.value < $1.value || $0.value == $1.value && $0.key.rawValue > $1.key.rawValue }
-        return dominant.flatMap { LlamaFileType.value(for: $0.key) } ?? 0
+        return dominant.flatMap { LlamaFileType(dominantType: $0.key)?.rawValue } ?? 0
     }
 
     static func report(
