@@ -24,7 +24,8 @@ struct GGUFByteReader {
         let (total, overflow) = count.multipliedReportingOverflow(by: UInt64(size))
         guard !overflow, total <= UInt64(remaining) else {
             throw .truncated(
-                path: path, item: item, offset: offset, needed: overflow ? .max : total, available: remaining)
+                path: path, item: item, offset: offset, needed: overflow ? .max : total,
+                available: remaining)
         }
     }
 
@@ -37,15 +38,18 @@ struct GGUFByteReader {
     }
 
     /// Reads `count` little-endian fixed-width integers; the caller has checked the bytes are there.
-    mutating func readArray<T: FixedWidthInteger>(_: T.Type, count: Int, for item: GGUFItem) throws(GGUFError) -> [T] {
+    mutating func readArray<T: FixedWidthInteger>(_: T.Type, count: Int, for item: GGUFItem)
+        throws(GGUFError) -> [T]
+    {
         try require(UInt64(count), of: MemoryLayout<T>.size, for: item)
         let start = offset
         let bytes = self.bytes
         offset += count * MemoryLayout<T>.size
         return [T](unsafeUninitializedCapacity: count) { buffer, initialized in
             for i in 0..<count {
-                buffer[i] = T(littleEndian: bytes.loadUnaligned(
-                    fromByteOffset: start + i * MemoryLayout<T>.size, as: T.self))
+                buffer[i] = T(
+                    littleEndian: bytes.loadUnaligned(
+                        fromByteOffset: start + i * MemoryLayout<T>.size, as: T.self))
             }
             initialized = count
         }
@@ -65,7 +69,8 @@ struct GGUFByteReader {
         let count = Int(length)
         var text: String? = ""
         if count > 0, let base = bytes.baseAddress {
-            let utf8 = UnsafeBufferPointer(start: (base + offset).assumingMemoryBound(to: UInt8.self), count: count)
+            let utf8 = UnsafeBufferPointer(
+                start: (base + offset).assumingMemoryBound(to: UInt8.self), count: count)
             text = String(validating: utf8, as: UTF8.self)
         }
         guard let text else { throw .invalidUTF8(path: path, item: item, offset: start) }

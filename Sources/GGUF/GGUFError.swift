@@ -16,7 +16,8 @@ public enum GGUFError: Error, Equatable, Sendable, CustomStringConvertible {
     /// Reading `item` at `offset` needs `needed` bytes but only `available` remain.
     case truncated(path: String, item: GGUFItem, offset: Int, needed: UInt64, available: Int)
     /// A count or length read at `offset` is above the configured cap (see ``GGUFReadLimits``).
-    case limitExceeded(path: String, item: GGUFItem, offset: Int, limit: GGUFLimit, value: UInt64, maximum: Int)
+    case limitExceeded(
+        path: String, item: GGUFItem, offset: Int, limit: GGUFLimit, value: UInt64, maximum: Int)
     /// A value type id (or array element type id) read at `offset` is not one of the 13 GGUF types.
     case unknownValueType(path: String, key: String, offset: Int, typeID: UInt32)
     /// An array whose element type is ARRAY (ggml rejects arrays of arrays).
@@ -42,7 +43,8 @@ public enum GGUFError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The product of the dimensions overflows.
     case elementCountOverflow(path: String, tensor: String, offset: Int, dimensions: [Int])
     /// `ne[0]` is not a multiple of the type's block size.
-    case rowNotMultipleOfBlock(path: String, tensor: String, offset: Int, rowLength: Int, type: GGMLType)
+    case rowNotMultipleOfBlock(
+        path: String, tensor: String, offset: Int, rowLength: Int, type: GGMLType)
     /// The tensor's byte size (or its size padded to the alignment, or the running data size) overflows.
     case byteCountOverflow(path: String, tensor: String, offset: Int)
     /// `general.alignment` is present with a type other than UINT32.
@@ -72,25 +74,33 @@ public enum GGUFError: Error, Equatable, Sendable, CustomStringConvertible {
             return error.description
         case .badMagic(let path, let magic, let detected):
             let found = magic.map { String($0, radix: 16).leftPadded(to: 2) }.joined(separator: " ")
-            if let detected { return "\(path): not a gguf file: it looks like \(detected.description)" }
+            if let detected {
+                return "\(path): not a gguf file: it looks like \(detected.description)"
+            }
             return "\(path): not a gguf file: magic bytes are [\(found)], expected 'GGUF'"
         case .unsupportedVersion(let path, let version):
-            if version == 1 { return "\(path): gguf version 1 is not supported (only versions 2 and 3)" }
+            if version == 1 {
+                return "\(path): gguf version 1 is not supported (only versions 2 and 3)"
+            }
             return "\(path): unsupported gguf version \(version) (only versions 2 and 3)"
         case .byteOrderMismatch(let path, let version):
-            return "\(path): gguf version field is \(version): the file was written with the other byte order"
+            return
+                "\(path): gguf version field is \(version): the file was written with the other byte order"
         case .truncated(let path, let item, let offset, let needed, let available):
             if offset == 0, available == 0 { return "\(path): file is empty" }
             return "\(path): truncated: reading \(item) at offset \(offset) needs \(needed) bytes, "
                 + "only \(available) remain"
         case .limitExceeded(let path, let item, let offset, let limit, let value, let maximum):
-            return "\(path): \(limit) \(value) of \(item) at offset \(offset) exceeds the limit \(maximum)"
+            return
+                "\(path): \(limit) \(value) of \(item) at offset \(offset) exceeds the limit \(maximum)"
         case .unknownValueType(let path, let key, let offset, let typeID):
             return "\(path): key `\(key)` has unknown value type \(typeID) at offset \(offset)"
         case .nestedArray(let path, let key, let offset):
-            return "\(path): key `\(key)` is an array of arrays (offset \(offset)), which ggml rejects"
+            return
+                "\(path): key `\(key)` is an array of arrays (offset \(offset)), which ggml rejects"
         case .invalidBool(let path, let key, let offset, let byte):
-            return "\(path): key `\(key)` has bool byte \(byte) at offset \(offset), expected 0 or 1"
+            return
+                "\(path): key `\(key)` has bool byte \(byte) at offset \(offset), expected 0 or 1"
         case .invalidUTF8(let path, let item, let offset):
             return "\(path): \(item) at offset \(offset) is not valid utf-8"
         case .emptyKey(let path, let index, let offset):
@@ -100,17 +110,22 @@ public enum GGUFError: Error, Equatable, Sendable, CustomStringConvertible {
         case .duplicateTensorName(let path, let name, let offset):
             return "\(path): duplicate tensor name `\(name)` at offset \(offset)"
         case .tensorNameTooLong(let path, let name, let offset, let byteCount):
-            return "\(path): tensor name `\(name)` at offset \(offset) is \(byteCount) bytes, ggml allows at most 63"
+            return
+                "\(path): tensor name `\(name)` at offset \(offset) is \(byteCount) bytes, ggml allows at most 63"
         case .nulInTensorName(let path, let name, let offset):
             return "\(path): tensor name `\(name)` at offset \(offset) contains a nul byte"
         case .tooManyDimensions(let path, let tensor, let offset, let count):
-            return "\(path): tensor `\(tensor)` has \(count) dimensions at offset \(offset), at most 4 allowed"
+            return
+                "\(path): tensor `\(tensor)` has \(count) dimensions at offset \(offset), at most 4 allowed"
         case .negativeDimension(let path, let tensor, let offset, let index, let value):
-            return "\(path): tensor `\(tensor)` dimension \(index) is \(value) (offset \(offset)), must be >= 0"
+            return
+                "\(path): tensor `\(tensor)` dimension \(index) is \(value) (offset \(offset)), must be >= 0"
         case .elementCountOverflow(let path, let tensor, let offset, let dimensions):
-            return "\(path): tensor `\(tensor)` (offset \(offset)) has too many elements: \(dimensions)"
+            return
+                "\(path): tensor `\(tensor)` (offset \(offset)) has too many elements: \(dimensions)"
         case .rowNotMultipleOfBlock(let path, let tensor, let offset, let rowLength, let type):
-            return "\(path): tensor `\(tensor)` (offset \(offset)) of type \(type.name) has \(rowLength) elements "
+            return
+                "\(path): tensor `\(tensor)` (offset \(offset)) of type \(type.name) has \(rowLength) elements "
                 + "per row, not a multiple of the block size \(type.blockSize)"
         case .byteCountOverflow(let path, let tensor, let offset):
             return "\(path): size of tensor `\(tensor)` (offset \(offset)) overflows"
@@ -122,17 +137,23 @@ public enum GGUFError: Error, Equatable, Sendable, CustomStringConvertible {
             return "\(path): tensor `\(tensor)` has data offset \(actual), expected \(expected) "
                 + "(tensor data must be packed in tensor-info order)"
         case .misalignedTensorOffset(let path, let tensor, let offset, let alignment):
-            return "\(path): tensor `\(tensor)` data offset \(offset) is not a multiple of the alignment \(alignment)"
+            return
+                "\(path): tensor `\(tensor)` data offset \(offset) is not a multiple of the alignment \(alignment)"
         case .tensorOffsetOutOfOrder(let path, let tensor, let offset, let previous):
-            return "\(path): tensor `\(tensor)` data offset \(offset) is before the previous tensor's (\(previous))"
+            return
+                "\(path): tensor `\(tensor)` data offset \(offset) is before the previous tensor's (\(previous))"
         case .tensorDataOutOfBounds(let path, let tensor, let end, let fileSize):
-            let where_ = end.map { "ends at byte \($0)" } ?? "ends beyond any representable offset"
-            return "\(path): truncated: data of tensor `\(tensor)` \(where_) but the file has \(fileSize) bytes"
+            let position =
+                end.map { "ends at byte \($0)" } ?? "ends beyond any representable offset"
+            return
+                "\(path): truncated: data of tensor `\(tensor)` \(position) but the file has \(fileSize) bytes"
         case .trailingBytes(let path, let expectedSize, let actualSize):
-            return "\(path): \(actualSize - expectedSize) unexpected bytes after the end of the data "
+            return
+                "\(path): \(actualSize - expectedSize) unexpected bytes after the end of the data "
                 + "(expected \(expectedSize) bytes, file has \(actualSize))"
         case .unknownTensorType(let path, let tensor, let typeID):
-            return "\(path): tensor `\(tensor)` has ggml type id \(typeID), which this build does not know"
+            return
+                "\(path): tensor `\(tensor)` has ggml type id \(typeID), which this build does not know"
         case .tensorNotFound(let path, let tensor):
             return "\(path): no tensor `\(tensor)` with this description in the file"
         case .payloadSizeMismatch(let path, let tensor, let expected, let actual):

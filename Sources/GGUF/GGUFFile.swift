@@ -53,7 +53,8 @@ public final class GGUFFile: @unchecked Sendable {
         tensors = contents.tensors
         alignment = contents.alignment
         dataOffset = contents.dataOffset
-        indexByName = Dictionary(uniqueKeysWithValues: contents.tensors.enumerated().map { ($1.name, $0) })
+        indexByName = Dictionary(
+            uniqueKeysWithValues: contents.tensors.enumerated().map { ($1.name, $0) })
     }
 
     /// The size of the file in bytes.

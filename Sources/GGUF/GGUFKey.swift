@@ -7,7 +7,7 @@
 public enum GGUFKey {
     /// `general.*` keys.
     public enum General {
-        /// Architecture name, e.g. `llama` (STRING, required).
+        /// Architecture name such as `llama` (STRING, required).
         public static let architecture = "general.architecture"
         /// Data alignment (UINT32, power of two; default 32 when absent).
         public static let alignment = "general.alignment"
@@ -21,7 +21,7 @@ public enum GGUFKey {
         public static let type = "general.type"
     }
 
-    /// Hyperparameter keys prefixed by the architecture name, e.g. `llama.context_length`.
+    /// Hyperparameter keys prefixed by the architecture name, as in `llama.context_length`.
     public enum LLM {
         /// `{arch}.context_length` (UINT32).
         public static func contextLength(_ arch: String) -> String { "\(arch).context_length" }
@@ -30,29 +30,43 @@ public enum GGUFKey {
         /// `{arch}.block_count` (UINT32).
         public static func blockCount(_ arch: String) -> String { "\(arch).block_count" }
         /// `{arch}.feed_forward_length` (UINT32).
-        public static func feedForwardLength(_ arch: String) -> String { "\(arch).feed_forward_length" }
+        public static func feedForwardLength(_ arch: String) -> String {
+            "\(arch).feed_forward_length"
+        }
         /// `{arch}.vocab_size` (UINT32).
         public static func vocabSize(_ arch: String) -> String { "\(arch).vocab_size" }
         /// `{arch}.attention.head_count` (UINT32).
-        public static func attentionHeadCount(_ arch: String) -> String { "\(arch).attention.head_count" }
+        public static func attentionHeadCount(_ arch: String) -> String {
+            "\(arch).attention.head_count"
+        }
         /// `{arch}.attention.head_count_kv` (UINT32).
-        public static func attentionHeadCountKV(_ arch: String) -> String { "\(arch).attention.head_count_kv" }
+        public static func attentionHeadCountKV(_ arch: String) -> String {
+            "\(arch).attention.head_count_kv"
+        }
         /// `{arch}.attention.layer_norm_rms_epsilon` (FLOAT32).
         public static func attentionLayerNormRMSEpsilon(_ arch: String) -> String {
             "\(arch).attention.layer_norm_rms_epsilon"
         }
         /// `{arch}.attention.key_length` (UINT32).
-        public static func attentionKeyLength(_ arch: String) -> String { "\(arch).attention.key_length" }
+        public static func attentionKeyLength(_ arch: String) -> String {
+            "\(arch).attention.key_length"
+        }
         /// `{arch}.attention.value_length` (UINT32).
-        public static func attentionValueLength(_ arch: String) -> String { "\(arch).attention.value_length" }
+        public static func attentionValueLength(_ arch: String) -> String {
+            "\(arch).attention.value_length"
+        }
         /// `{arch}.rope.freq_base` (FLOAT32).
         public static func ropeFreqBase(_ arch: String) -> String { "\(arch).rope.freq_base" }
         /// `{arch}.rope.dimension_count` (UINT32).
-        public static func ropeDimensionCount(_ arch: String) -> String { "\(arch).rope.dimension_count" }
+        public static func ropeDimensionCount(_ arch: String) -> String {
+            "\(arch).rope.dimension_count"
+        }
         /// `{arch}.rope.scaling.type` (STRING: `none`, `linear`, `yarn`, …).
         public static func ropeScalingType(_ arch: String) -> String { "\(arch).rope.scaling.type" }
         /// `{arch}.rope.scaling.factor` (FLOAT32).
-        public static func ropeScalingFactor(_ arch: String) -> String { "\(arch).rope.scaling.factor" }
+        public static func ropeScalingFactor(_ arch: String) -> String {
+            "\(arch).rope.scaling.factor"
+        }
         /// `{arch}.rope.scaling.original_context_length` (UINT32).
         public static func ropeScalingOriginalContextLength(_ arch: String) -> String {
             "\(arch).rope.scaling.original_context_length"

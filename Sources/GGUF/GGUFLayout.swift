@@ -24,7 +24,8 @@ enum GGUFLayout {
     static func byteCount(dimensions: [Int], type: GGMLType) -> Int? {
         guard let elements = Shape.elementCount(dimensions) else { return nil }
         guard (dimensions.first ?? 1) % type.blockSize == 0 else { return nil }
-        let (bytes, overflow) = (elements / type.blockSize).multipliedReportingOverflow(by: type.typeSize)
+        let (bytes, overflow) = (elements / type.blockSize).multipliedReportingOverflow(
+            by: type.typeSize)
         return overflow ? nil : bytes
     }
 
@@ -36,7 +37,9 @@ enum GGUFLayout {
         guard byteCount <= maxTensorNameByteCount else {
             throw .tensorNameTooLong(path: path, name: name, offset: offset, byteCount: byteCount)
         }
-        guard !name.utf8.contains(0) else { throw .nulInTensorName(path: path, name: name, offset: offset) }
+        guard !name.utf8.contains(0) else {
+            throw .nulInTensorName(path: path, name: name, offset: offset)
+        }
         guard seen.insert(name).inserted else {
             throw .duplicateTensorName(path: path, name: name, offset: offset)
         }
@@ -62,7 +65,8 @@ enum GGUFLayout {
                 path: path, tensor: tensor, offset: offset, index: index, value: Int64(dimension))
         }
         guard Shape.elementCount(dimensions) != nil else {
-            throw .elementCountOverflow(path: path, tensor: tensor, offset: offset, dimensions: dimensions)
+            throw .elementCountOverflow(
+                path: path, tensor: tensor, offset: offset, dimensions: dimensions)
         }
     }
 
@@ -84,8 +88,10 @@ enum GGUFLayout {
         return (bytes, padded)
     }
 
-    /// The data alignment a metadata list asks for: `general.alignment` (UINT32, non-zero power of two,
-    /// at most `maximum`) or 32 when absent. `offset` locates the value for error messages.
+    /// The data alignment a metadata list asks for, or 32 when it has no `general.alignment`.
+    ///
+    /// The value must be a UINT32, a non-zero power of two, and at most `maximum`; `offset` locates it
+    /// for error messages.
     static func alignment(
         of metadata: GGUFMetadata, maximum: Int, path: String, offset: Int
     ) throws(GGUFError) -> Int {

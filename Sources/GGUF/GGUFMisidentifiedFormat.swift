@@ -4,7 +4,7 @@
 public enum GGUFMisidentifiedFormat: Sendable, Equatable, CustomStringConvertible {
     /// A Git LFS pointer (`version https://git-lfs...`): the repository was cloned without `git lfs pull`.
     case gitLFSPointer
-    /// An HTML page, typically a login or error page saved by a download.
+    /// An HTML or XML page, typically a login or error page saved by a download.
     case html
     /// A safetensors file (u64 header length followed by `{`).
     case safetensors
@@ -17,17 +17,21 @@ public enum GGUFMisidentifiedFormat: Sendable, Equatable, CustomStringConvertibl
     init?(prefix bytes: UnsafeRawBufferPointer) {
         let head = Array(bytes.prefix(64))
         func starts(with text: String) -> Bool { head.starts(with: Array(text.utf8)) }
-        let trimmed = Array(head.drop { $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D || $0 == 0xEF || $0 == 0xBB || $0 == 0xBF })
-        let lowered = String(decoding: trimmed.prefix(15), as: UTF8.self).lowercased()
+        // Markup may follow a UTF-8 byte-order mark and whitespace.
+        let skipped: Set<UInt8> = [0xEF, 0xBB, 0xBF, 0x20, 0x09, 0x0A, 0x0D]
+        let markup = String(decoding: head.drop { skipped.contains($0) }.prefix(14), as: UTF8.self)
+            .lowercased()
         if starts(with: "version https://git-lfs") {
             self = .gitLFSPointer
-        } else if lowered.hasPrefix("<!doctype html") || lowered.hasPrefix("<html") || lowered.hasPrefix("<?xml") {
+        } else if ["<!doctype html", "<html", "<?xml"].contains(where: { markup.hasPrefix($0) }) {
             self = .html
         } else if starts(with: "PK\u{03}\u{04}") {
             self = .zipArchive
-        } else if starts(with: "lmgg") || starts(with: "fmgg") || starts(with: "tjgg") {
+        } else if ["lmgg", "fmgg", "tjgg"].contains(where: starts(with:)) {
             self = .legacyGGML
-        } else if head.count >= 10, head[8] == UInt8(ascii: "{"), head[9] == UInt8(ascii: "\"") || head[9] == UInt8(ascii: "}") {
+        } else if head.count >= 10, head[8] == UInt8(ascii: "{"),
+            head[9] == UInt8(ascii: "\"") || head[9] == UInt8(ascii: "}")
+        {
             self = .safetensors
         } else {
             return nil
@@ -37,7 +41,7 @@ public enum GGUFMisidentifiedFormat: Sendable, Equatable, CustomStringConvertibl
     public var description: String {
         switch self {
         case .gitLFSPointer: "a git lfs pointer file (run `git lfs pull` to fetch the real file)"
-        case .html: "an html page (the download saved a web page, not the model)"
+        case .html: "an html/xml page (the download saved a web page, not the model)"
         case .safetensors: "a safetensors file"
         case .zipArchive: "a zip archive (a pytorch checkpoint?)"
         case .legacyGGML: "a pre-gguf ggml/ggjt file (convert it to gguf first)"

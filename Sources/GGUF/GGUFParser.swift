@@ -40,7 +40,8 @@ struct GGUFParser {
         let tensorCount = try readCount(limit: .tensorCount, maximum: limits.maxTensorCount)
         let entryCount = try readCount(limit: .keyValueCount, maximum: limits.maxKeyValueCount)
         try reader.require(UInt64(entryCount), of: GGUFLayout.minimumEntryByteCount, for: .header)
-        try reader.require(UInt64(tensorCount), of: GGUFLayout.minimumTensorInfoByteCount, for: .header)
+        try reader.require(
+            UInt64(tensorCount), of: GGUFLayout.minimumTensorInfoByteCount, for: .header)
 
         var alignmentOffset = 0
         let metadata = try readMetadata(count: entryCount, alignmentOffset: &alignmentOffset)
@@ -53,13 +54,15 @@ struct GGUFParser {
             records.append(try readTensorInfo(index: index, alignment: alignment, seen: &seen))
         }
         guard let dataOffset = Shape.alignUp(reader.offset, to: alignment) else {
-            throw .truncated(path: path, item: .dataSection, offset: reader.offset, needed: .max, available: 0)
+            throw .truncated(
+                path: path, item: .dataSection, offset: reader.offset, needed: .max, available: 0)
         }
         // Like ggml, seek to the data section only when there are tensors.
         if tensorCount > 0 { try reader.seek(to: dataOffset, for: .dataSection) }
         let tensors = try place(records, dataOffset: dataOffset, alignment: alignment)
         return GGUFContents(
-            version: version, metadata: metadata, tensors: tensors, alignment: alignment, dataOffset: dataOffset)
+            version: version, metadata: metadata, tensors: tensors, alignment: alignment,
+            dataOffset: dataOffset)
     }
 
     // MARK: - Header
@@ -83,7 +86,8 @@ struct GGUFParser {
         let count = try reader.read(UInt64.self, for: .header)
         guard count <= UInt64(maximum), let result = Int(exactly: count) else {
             throw .limitExceeded(
-                path: path, item: .header, offset: offset, limit: limit, value: count, maximum: maximum)
+                path: path, item: .header, offset: offset, limit: limit, value: count,
+                maximum: maximum)
         }
         return result
     }
@@ -159,7 +163,9 @@ struct GGUFParser {
         case .uint32: return .uint32(try reader.readArray(UInt32.self, count: count, for: item))
         case .int32: return .int32(try reader.readArray(Int32.self, count: count, for: item))
         case .float32:
-            return .float32(try reader.readArray(UInt32.self, count: count, for: item).map(Float.init(bitPattern:)))
+            return .float32(
+                try reader.readArray(UInt32.self, count: count, for: item).map(
+                    Float.init(bitPattern:)))
         case .bool: return .bool(try readBools(count: count, key: key))
         case .string:
             var strings: [String] = []
@@ -169,7 +175,9 @@ struct GGUFParser {
         case .uint64: return .uint64(try reader.readArray(UInt64.self, count: count, for: item))
         case .int64: return .int64(try reader.readArray(Int64.self, count: count, for: item))
         case .float64:
-            return .float64(try reader.readArray(UInt64.self, count: count, for: item).map(Double.init(bitPattern:)))
+            return .float64(
+                try reader.readArray(UInt64.self, count: count, for: item).map(
+                    Double.init(bitPattern:)))
         case .array: throw .nestedArray(path: path, key: key, offset: typeOffset)
         }
     }
@@ -194,12 +202,14 @@ struct GGUFParser {
         try GGUFLayout.checkTensorName(name, path: path, offset: infoOffset, seen: &seen)
         let item = GGUFItem.tensorInfo(name: name)
         let dimensionCount = try reader.read(UInt32.self, for: item)
-        try GGUFLayout.checkDimensionCount(dimensionCount, tensor: name, path: path, offset: infoOffset)
+        try GGUFLayout.checkDimensionCount(
+            dimensionCount, tensor: name, path: path, offset: infoOffset)
         // ne is signed in ggml: values of 2^63 and above become negative and are rejected as such.
         let dimensions = try reader.readArray(UInt64.self, count: Int(dimensionCount), for: item)
             .map { Int(truncatingIfNeeded: $0) }
         let typeID = try reader.read(UInt32.self, for: item)
-        try GGUFLayout.checkShape(dimensions: dimensions, tensor: name, path: path, offset: infoOffset)
+        try GGUFLayout.checkShape(
+            dimensions: dimensions, tensor: name, path: path, offset: infoOffset)
         var sizes: (byteCount: Int, paddedByteCount: Int)?
         if let type = GGMLType(rawValue: typeID) {
             sizes = try GGUFLayout.sizes(
@@ -208,7 +218,8 @@ struct GGUFParser {
         }
         let offset = try reader.read(UInt64.self, for: item)
         return TensorRecord(
-            name: name, dimensions: dimensions, typeID: typeID, offset: offset, infoOffset: infoOffset,
+            name: name, dimensions: dimensions, typeID: typeID, offset: offset,
+            infoOffset: infoOffset,
             sizes: sizes)
     }
 
@@ -237,7 +248,8 @@ struct GGUFParser {
             } else {
                 guard record.offset % UInt64(alignment) == 0 else {
                     throw .misalignedTensorOffset(
-                        path: path, tensor: record.name, offset: record.offset, alignment: alignment)
+                        path: path, tensor: record.name, offset: record.offset, alignment: alignment
+                    )
                 }
                 guard record.offset >= UInt64(previous) else {
                     throw .tensorOffsetOutOfOrder(
@@ -249,11 +261,13 @@ struct GGUFParser {
                 let end = Self.sum(dataOffset, offset, length), end <= fileSize
             else {
                 let end = Int(exactly: record.offset).flatMap { Self.sum(dataOffset, $0, length) }
-                throw .tensorDataOutOfBounds(path: path, tensor: record.name, end: end, fileSize: fileSize)
+                throw .tensorDataOutOfBounds(
+                    path: path, tensor: record.name, end: end, fileSize: fileSize)
             }
             if let sizes = record.sizes {
                 guard let next = Self.sum(offset, sizes.paddedByteCount) else {
-                    throw .byteCountOverflow(path: path, tensor: record.name, offset: record.infoOffset)
+                    throw .byteCountOverflow(
+                        path: path, tensor: record.name, offset: record.infoOffset)
                 }
                 expected = next
             } else {
@@ -262,19 +276,22 @@ struct GGUFParser {
             previous = offset
             tensors.append(
                 GGUFTensorInfo(
-                    name: record.name, dimensions: record.dimensions, typeID: record.typeID, offset: offset))
+                    name: record.name, dimensions: record.dimensions, typeID: record.typeID,
+                    offset: offset))
         }
         try checkEnd(tensorCount: records.count, dataOffset: dataOffset, paddedDataSize: expected)
         return tensors
     }
 
-    /// Rejects bytes after the padded end of the data (or of the tensor infos when there are no tensors),
-    /// unless ``GGUFReadLimits/allowsTrailingBytes`` is set. Nothing is checked when the last tensor's type
-    /// is unknown.
-    private func checkEnd(tensorCount: Int, dataOffset: Int, paddedDataSize: Int?) throws(GGUFError) {
+    /// Rejects bytes after the padded end of the data (or of the tensor infos when there are no tensors).
+    ///
+    /// Skipped when ``GGUFReadLimits/allowsTrailingBytes`` is set or the last tensor's type is unknown.
+    private func checkEnd(tensorCount: Int, dataOffset: Int, paddedDataSize: Int?) throws(GGUFError)
+    {
         guard !limits.allowsTrailingBytes, let paddedDataSize else { return }
         let fileSize = reader.bytes.count
-        let expectedSize = tensorCount == 0 ? dataOffset : Self.sum(dataOffset, paddedDataSize) ?? .max
+        let expectedSize =
+            tensorCount == 0 ? dataOffset : Self.sum(dataOffset, paddedDataSize) ?? .max
         if fileSize > expectedSize {
             throw .trailingBytes(path: path, expectedSize: expectedSize, actualSize: fileSize)
         }

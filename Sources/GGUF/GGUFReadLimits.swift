@@ -6,24 +6,26 @@
 /// Every length and count is also checked against the bytes left in the file before anything is
 /// allocated; the caps bound what a large but well-formed file may ask for.
 public struct GGUFReadLimits: Sendable, Equatable {
-    /// The longest string (key, tensor name or value) in bytes. Default 64 MiB (ggml allows 1 GiB).
+    /// The longest string (key, tensor name or value) in bytes: default 64 MiB (ggml allows 1 GiB).
     public var maxStringByteCount: Int
-    /// The most elements of one array value. Default 2^24 (ggml allows 2^30).
+    /// The most elements of one array value: default 2^24 (ggml allows 2^30).
     public var maxArrayCount: Int
-    /// The most metadata entries. Default 2^16.
+    /// The most metadata entries: default 2^16.
     public var maxKeyValueCount: Int
-    /// The most tensors. Default 2^20.
+    /// The most tensors: default 2^20.
     public var maxTensorCount: Int
-    /// The largest accepted `general.alignment`. Default 2^20 (1 MiB).
+    /// The largest accepted `general.alignment`: default 2^20 (1 MiB).
     public var maxAlignment: Int
-    /// Accept bytes after the padded end of the last tensor instead of throwing ``GGUFError/trailingBytes(path:expectedSize:actualSize:)``.
-    /// Default false (ggml ignores such bytes).
+    /// Whether bytes after the padded end of the last tensor are accepted: default false.
+    ///
+    /// When false they throw ``GGUFError/trailingBytes(path:expectedSize:actualSize:)``; ggml ignores them.
     public var allowsTrailingBytes: Bool
 
     /// Creates limits; every argument has the default documented on its property.
     public init(
-        maxStringByteCount: Int = 64 << 20, maxArrayCount: Int = 1 << 24, maxKeyValueCount: Int = 1 << 16,
-        maxTensorCount: Int = 1 << 20, maxAlignment: Int = 1 << 20, allowsTrailingBytes: Bool = false
+        maxStringByteCount: Int = 64 << 20, maxArrayCount: Int = 1 << 24,
+        maxKeyValueCount: Int = 1 << 16, maxTensorCount: Int = 1 << 20, maxAlignment: Int = 1 << 20,
+        allowsTrailingBytes: Bool = false
     ) {
         self.maxStringByteCount = maxStringByteCount
         self.maxArrayCount = maxArrayCount

@@ -28,7 +28,9 @@ public struct GGUFTensorInfo: Sendable, Equatable {
         self.dimensions = dimensions
         self.typeID = typeID
         self.offset = offset
-        byteCount = GGMLType(rawValue: typeID).flatMap { GGUFLayout.byteCount(dimensions: dimensions, type: $0) }
+        byteCount = GGMLType(rawValue: typeID).flatMap {
+            GGUFLayout.byteCount(dimensions: dimensions, type: $0)
+        }
     }
 
     /// The ggml type, or nil for ids this build does not know.

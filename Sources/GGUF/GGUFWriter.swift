@@ -69,7 +69,8 @@ public enum GGUFWriter {
                 let written = stream.position - start
                 guard written == sizes.byteCount else {
                     throw GGUFError.payloadSizeMismatch(
-                        path: url.path, tensor: entry.name, expected: sizes.byteCount, actual: written)
+                        path: url.path, tensor: entry.name, expected: sizes.byteCount,
+                        actual: written)
                 }
                 try stream.writeZeros(sizes.paddedByteCount - sizes.byteCount)
             }
@@ -112,13 +113,16 @@ struct GGUFWritePlan {
         encoder.append(UInt64(metadata.count))
         var alignmentOffset = 0
         for (index, entry) in metadata.entries.enumerated() {
-            guard !entry.key.isEmpty else { throw .emptyKey(path: path, index: index, offset: encoder.count) }
+            guard !entry.key.isEmpty else {
+                throw .emptyKey(path: path, index: index, offset: encoder.count)
+            }
             encoder.append(entry.key)
             if entry.key == GGUFKey.General.alignment { alignmentOffset = encoder.count }
             encoder.append(entry.value)
         }
         let alignment = try GGUFLayout.alignment(
-            of: metadata, maximum: GGUFReadLimits().maxAlignment, path: path, offset: alignmentOffset)
+            of: metadata, maximum: GGUFReadLimits().maxAlignment, path: path,
+            offset: alignmentOffset)
         var seen = Set<String>()
         var dataSize = 0
         var sizes: [(byteCount: Int, paddedByteCount: Int)] = []
@@ -128,7 +132,8 @@ struct GGUFWritePlan {
             try GGUFLayout.checkShape(
                 dimensions: entry.dimensions, tensor: entry.name, path: path, offset: infoOffset)
             let size = try GGUFLayout.sizes(
-                dimensions: entry.dimensions, type: entry.type, alignment: alignment, tensor: entry.name,
+                dimensions: entry.dimensions, type: entry.type, alignment: alignment,
+                tensor: entry.name,
                 path: path, offset: infoOffset)
             encoder.append(entry.name)
             encoder.append(UInt32(entry.dimensions.count))
@@ -136,7 +141,9 @@ struct GGUFWritePlan {
             encoder.append(entry.type.rawValue)
             encoder.append(UInt64(dataSize))
             let (next, overflow) = dataSize.addingReportingOverflow(size.paddedByteCount)
-            if overflow { throw .byteCountOverflow(path: path, tensor: entry.name, offset: infoOffset) }
+            if overflow {
+                throw .byteCountOverflow(path: path, tensor: entry.name, offset: infoOffset)
+            }
             dataSize = next
             sizes.append(size)
         }

@@ -54,9 +54,12 @@ public enum LlamaFileType: UInt32, CaseIterable, Sendable, Hashable {
 
     private static let byDominantType: [GGMLType: LlamaFileType] = [
         .f32: .allF32, .f16: .mostlyF16, .bf16: .mostlyBF16,
-        .q4_0: .mostlyQ4_0, .q4_1: .mostlyQ4_1, .q5_0: .mostlyQ5_0, .q5_1: .mostlyQ5_1, .q8_0: .mostlyQ8_0,
-        .q2_K: .mostlyQ2_K, .q3_K: .mostlyQ3_K_M, .q4_K: .mostlyQ4_K_M, .q5_K: .mostlyQ5_K_M, .q6_K: .mostlyQ6_K,
-        .iq2_XXS: .mostlyIQ2_XXS, .iq2_XS: .mostlyIQ2_XS, .iq3_XXS: .mostlyIQ3_XXS, .iq1_S: .mostlyIQ1_S,
+        .q4_0: .mostlyQ4_0, .q4_1: .mostlyQ4_1, .q5_0: .mostlyQ5_0, .q5_1: .mostlyQ5_1,
+        .q8_0: .mostlyQ8_0,
+        .q2_K: .mostlyQ2_K, .q3_K: .mostlyQ3_K_M, .q4_K: .mostlyQ4_K_M, .q5_K: .mostlyQ5_K_M,
+        .q6_K: .mostlyQ6_K,
+        .iq2_XXS: .mostlyIQ2_XXS, .iq2_XS: .mostlyIQ2_XS, .iq3_XXS: .mostlyIQ3_XXS,
+        .iq1_S: .mostlyIQ1_S,
         .iq4_NL: .mostlyIQ4_NL, .iq3_S: .mostlyIQ3_S, .iq2_S: .mostlyIQ2_S, .iq4_XS: .mostlyIQ4_XS,
         .iq1_M: .mostlyIQ1_M, .tq1_0: .mostlyTQ1_0, .tq2_0: .mostlyTQ2_0, .mxfp4: .mostlyMXFP4_MOE,
     ]

@@ -7,11 +7,14 @@ import Testing
 
 /// Opens `bytes` as a file and expects exactly the error `expected(path)`.
 func expectReadError(
-    _ bytes: [UInt8], limits: GGUFReadLimits = .init(), sourceLocation: SourceLocation = #_sourceLocation,
+    _ bytes: [UInt8], limits: GGUFReadLimits = .init(),
+    sourceLocation: SourceLocation = #_sourceLocation,
     _ expected: (String) -> GGUFError
 ) throws {
     let file = try TemporaryFile(bytes)
-    #expect(throws: expected(file.path), sourceLocation: sourceLocation) { try file.open(limits: limits) }
+    #expect(throws: expected(file.path), sourceLocation: sourceLocation) {
+        try file.open(limits: limits)
+    }
 }
 
 @Suite("GGUF reader: magic, version and counts")
@@ -52,9 +55,13 @@ struct HeaderErrorTests {
     @Test("a zip archive and a legacy ggjt file are recognised")
     func zipAndLegacy() throws {
         let zip: [UInt8] = [0x50, 0x4B, 0x03, 0x04] + [UInt8](repeating: 0, count: 26)
-        try expectReadError(zip) { .badMagic(path: $0, magic: [0x50, 0x4B, 0x03, 0x04], detected: .zipArchive) }
+        try expectReadError(zip) {
+            .badMagic(path: $0, magic: [0x50, 0x4B, 0x03, 0x04], detected: .zipArchive)
+        }
         let ggjt = Array("tjgg".utf8) + [3, 0, 0, 0] + [UInt8](repeating: 0, count: 16)
-        try expectReadError(ggjt) { .badMagic(path: $0, magic: Array("tjgg".utf8), detected: .legacyGGML) }
+        try expectReadError(ggjt) {
+            .badMagic(path: $0, magic: Array("tjgg".utf8), detected: .legacyGGML)
+        }
     }
 
     @Test("an empty file throws truncated at offset 0", arguments: [0, 3])
@@ -94,19 +101,22 @@ struct HeaderErrorTests {
         b.header(tensorCount: 1 << 40, kvCount: 0)
         try expectReadError(b.bytes) {
             .limitExceeded(
-                path: $0, item: .header, offset: 8, limit: .tensorCount, value: 1 << 40, maximum: 1 << 20)
+                path: $0, item: .header, offset: 8, limit: .tensorCount, value: 1 << 40,
+                maximum: 1 << 20)
         }
         b = ByteBuilder()
         b.header(tensorCount: 0, kvCount: UInt64.max)
         try expectReadError(b.bytes) {
             .limitExceeded(
-                path: $0, item: .header, offset: 16, limit: .keyValueCount, value: .max, maximum: 1 << 16)
+                path: $0, item: .header, offset: 16, limit: .keyValueCount, value: .max,
+                maximum: 1 << 16)
         }
         b = ByteBuilder()
         b.header(tensorCount: 3, kvCount: 0)
         b.zeros(100)
         try expectReadError(b.bytes, limits: GGUFReadLimits(maxTensorCount: 2)) {
-            .limitExceeded(path: $0, item: .header, offset: 8, limit: .tensorCount, value: 3, maximum: 2)
+            .limitExceeded(
+                path: $0, item: .header, offset: 8, limit: .tensorCount, value: 3, maximum: 2)
         }
     }
 
@@ -133,7 +143,10 @@ struct HeaderErrorTests {
     @Test("a missing file throws fileAccess naming it")
     func missingFile() throws {
         let file = try TemporaryFile(nil)
-        #expect(throws: GGUFError.fileAccess(FileAccessError(path: file.path, operation: "open", code: ENOENT))) {
+        #expect(
+            throws: GGUFError.fileAccess(
+                FileAccessError(path: file.path, operation: "open", code: ENOENT))
+        ) {
             try file.open()
         }
     }

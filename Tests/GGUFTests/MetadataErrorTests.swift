@@ -50,7 +50,8 @@ struct MetadataErrorTests {
         }
         try expectReadError(bytes) {
             .limitExceeded(
-                path: $0, item: .value(key: "a"), offset: countOffset, limit: .arrayCount, value: 1 << 30,
+                path: $0, item: .value(key: "a"), offset: countOffset, limit: .arrayCount,
+                value: 1 << 30,
                 maximum: 1 << 24)
         }
     }
@@ -76,7 +77,8 @@ struct MetadataErrorTests {
             b.u64(1 << 62)
         }
         try expectReadError(huge, limits: .unbounded) {
-            .truncated(path: $0, item: .value(key: "a"), offset: huge.count, needed: .max, available: 0)
+            .truncated(
+                path: $0, item: .value(key: "a"), offset: huge.count, needed: .max, available: 0)
         }
     }
 
@@ -89,7 +91,9 @@ struct MetadataErrorTests {
             b.u32(13)
             b.zeros(4)
         }
-        try expectReadError(bytes) { .unknownValueType(path: $0, key: "a", offset: typeOffset, typeID: 13) }
+        try expectReadError(bytes) {
+            .unknownValueType(path: $0, key: "a", offset: typeOffset, typeID: 13)
+        }
     }
 
     @Test("an unknown array element type id throws unknownValueType at the element type")
@@ -133,7 +137,9 @@ struct MetadataErrorTests {
             valueOffset = b.count
             b.u8(2)
         }
-        try expectReadError(scalar) { .invalidBool(path: $0, key: "flag", offset: valueOffset, byte: 2) }
+        try expectReadError(scalar) {
+            .invalidBool(path: $0, key: "flag", offset: valueOffset, byte: 2)
+        }
         let array = metadataFile(kvCount: 1) { b in
             b.string("flags")
             b.u32(GGUFValueType.array.rawValue)
@@ -142,7 +148,9 @@ struct MetadataErrorTests {
             valueOffset = b.count
             b.raw([1, 0, 0xFF])
         }
-        try expectReadError(array) { .invalidBool(path: $0, key: "flags", offset: valueOffset + 2, byte: 0xFF) }
+        try expectReadError(array) {
+            .invalidBool(path: $0, key: "flags", offset: valueOffset + 2, byte: 0xFF)
+        }
     }
 
     @Test("non-UTF-8 keys and string values throw invalidUTF8")
@@ -190,7 +198,9 @@ struct MetadataErrorTests {
             keyOffset = b.count
             b.kvU32("llama.block_count", 2)
         }
-        try expectReadError(bytes) { .duplicateKey(path: $0, key: "llama.block_count", offset: keyOffset) }
+        try expectReadError(bytes) {
+            .duplicateKey(path: $0, key: "llama.block_count", offset: keyOffset)
+        }
     }
 
     @Test("general.alignment of another type than UINT32 throws invalidAlignmentType")
@@ -203,7 +213,9 @@ struct MetadataErrorTests {
         try expectReadError(bytes) { .invalidAlignmentType(path: $0, type: .uint64) }
     }
 
-    @Test("general.alignment zero or not a power of two throws invalidAlignment", arguments: [UInt32(0), 48, 7])
+    @Test(
+        "general.alignment zero or not a power of two throws invalidAlignment",
+        arguments: [UInt32(0), 48, 7])
     func alignmentValue(value: UInt32) throws {
         let bytes = metadataFile(kvCount: 1) { $0.kvU32("general.alignment", value) }
         try expectReadError(bytes) { .invalidAlignment(path: $0, value: value) }
@@ -220,7 +232,8 @@ struct MetadataErrorTests {
         }
         try expectReadError(bytes) {
             .limitExceeded(
-                path: $0, item: .value(key: "general.alignment"), offset: valueOffset, limit: .alignment,
+                path: $0, item: .value(key: "general.alignment"), offset: valueOffset,
+                limit: .alignment,
                 value: 1 << 21, maximum: 1 << 20)
         }
     }

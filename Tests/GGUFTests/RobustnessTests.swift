@@ -41,7 +41,9 @@ struct RobustnessTests {
         #expect(failures == small.unpaddedEnd)
     }
 
-    @Test("random byte flips either parse consistently or throw GGUFError", arguments: [UInt64(1), 2, 3])
+    @Test(
+        "random byte flips either parse consistently or throw GGUFError",
+        arguments: [UInt64(1), 2, 3])
     func randomFlips(seed: UInt64) throws {
         let small = SmallFile()
         var rng = SplitMix64(seed: seed)
@@ -80,7 +82,10 @@ struct RobustnessTests {
             let kvCount = Int.random(in: 0...3, using: &rng)
             var b = ByteBuilder()
             b.header(tensorCount: UInt64(tensorCount), kvCount: UInt64(kvCount))
-            b.raw((0..<Int.random(in: 0...200, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) })
+            b.raw(
+                (0..<Int.random(in: 0...200, using: &rng)).map { _ in
+                    UInt8.random(in: 0...255, using: &rng)
+                })
             try file.write(b.bytes)
             // Must return or throw a GGUFError; a trap would end the test run.
             if let gguf = try? file.open() {
@@ -102,9 +107,12 @@ struct RobustnessTests {
         let file = try TemporaryFile(b.bytes)
         let clock = ContinuousClock()
         let elapsed = clock.measure {
-            #expect(throws: GGUFError.truncated(
-                path: file.path, item: .value(key: "tokenizer.ggml.tokens"), offset: b.count, needed: 8 << 24,
-                available: 0)) { try file.open() }
+            #expect(
+                throws: GGUFError.truncated(
+                    path: file.path, item: .value(key: "tokenizer.ggml.tokens"), offset: b.count,
+                    needed: 8 << 24,
+                    available: 0)
+            ) { try file.open() }
         }
         #expect(elapsed < .seconds(1))
     }

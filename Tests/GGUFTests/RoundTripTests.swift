@@ -18,22 +18,32 @@ private struct RandomContents {
         for type in GGUFValueType.allCases where type != .array {
             metadata["scalar.\(type.name.lowercased())"] = Self.scalar(type, using: &rng)
             let count = Int.random(in: 0...5, using: &rng)
-            metadata["array.\(type.name.lowercased())"] = .array(Self.array(type, count: count, using: &rng))
+            metadata["array.\(type.name.lowercased())"] = .array(
+                Self.array(type, count: count, using: &rng))
         }
         let types: [GGMLType] = [.f32, .f16, .bf16, .q8_0, .q4_0, .q4_K, .q6_K, .iq4_NL, .i32]
         for index in 0..<Int.random(in: 3...8, using: &rng) {
             let type = types.randomElement(using: &rng) ?? .f32
             let row = type.blockSize * Int.random(in: 1...3, using: &rng)
-            let dimensions = [row] + (0..<Int.random(in: 0...3, using: &rng)).map { _ in Int.random(in: 1...3, using: &rng) }
-            let entry = GGUFWriter.Entry(name: "blk.\(index).w\(index)", dimensions: dimensions, type: type)
+            let dimensions =
+                [row]
+                + (0..<Int.random(in: 0...3, using: &rng)).map { _ in
+                    Int.random(in: 1...3, using: &rng)
+                }
+            let entry = GGUFWriter.Entry(
+                name: "blk.\(index).w\(index)", dimensions: dimensions, type: type)
             tensors.append(entry)
-            payloads.append((0..<(entry.byteCount ?? 0)).map { _ in UInt8.random(in: 0...255, using: &rng) })
+            payloads.append(
+                (0..<(entry.byteCount ?? 0)).map { _ in UInt8.random(in: 0...255, using: &rng) })
         }
     }
 
     static func string(using rng: inout SplitMix64) -> String {
         let alphabet = Array("aZ09 _.-éßж中🦙\n\t\"\\")
-        return String((0..<Int.random(in: 0...12, using: &rng)).map { _ in alphabet.randomElement(using: &rng) ?? "a" })
+        return String(
+            (0..<Int.random(in: 0...12, using: &rng)).map { _ in
+                alphabet.randomElement(using: &rng) ?? "a"
+            })
     }
 
     static func scalar(_ type: GGUFValueType, using rng: inout SplitMix64) -> GGUFValue {
@@ -44,7 +54,8 @@ private struct RandomContents {
         case .int16: .int16(.random(in: .min ... .max, using: &rng))
         case .uint32: .uint32(.random(in: .min ... .max, using: &rng))
         case .int32: .int32(.random(in: .min ... .max, using: &rng))
-        case .float32: .float32(Float(bitPattern: .random(in: .min ... .max, using: &rng)))  // NaNs included
+        // Random bit patterns include NaNs with payloads, which must survive bit-exactly.
+        case .float32: .float32(Float(bitPattern: .random(in: .min ... .max, using: &rng)))
         case .bool: .bool(.random(using: &rng))
         case .string: .string(string(using: &rng))
         case .uint64: .uint64(.random(in: .min ... .max, using: &rng))
@@ -80,7 +91,9 @@ struct RoundTripTests {
     func writeThenRead(seed: UInt64) throws {
         let contents = RandomContents(seed: seed, alignment: seed.isMultiple(of: 2) ? 64 : nil)
         let file = try TemporaryFile(nil)
-        try writeGGUF(to: file.url, metadata: contents.metadata, tensors: contents.tensors, payloads: contents.payloads)
+        try writeGGUF(
+            to: file.url, metadata: contents.metadata, tensors: contents.tensors,
+            payloads: contents.payloads)
         let gguf = try file.open()
         #expect(gguf.version == 3)
         #expect(gguf.metadata == contents.metadata)
@@ -101,19 +114,28 @@ struct RoundTripTests {
         #expect(gguf.fileSize == gguf.dataOffset + expectedOffset)
     }
 
-    @Test("writing the same contents twice, or rewriting what was read, gives identical bytes", arguments: [UInt64(11), 12])
+    @Test(
+        "writing the same contents twice, or rewriting what was read, gives identical bytes",
+        arguments: [UInt64(11), 12])
     func deterministic(seed: UInt64) throws {
         let contents = RandomContents(seed: seed)
         let first = try TemporaryFile(nil)
         let second = try TemporaryFile(nil)
-        try writeGGUF(to: first.url, metadata: contents.metadata, tensors: contents.tensors, payloads: contents.payloads)
-        try writeGGUF(to: second.url, metadata: contents.metadata, tensors: contents.tensors, payloads: contents.payloads)
+        try writeGGUF(
+            to: first.url, metadata: contents.metadata, tensors: contents.tensors,
+            payloads: contents.payloads)
+        try writeGGUF(
+            to: second.url, metadata: contents.metadata, tensors: contents.tensors,
+            payloads: contents.payloads)
         #expect(try first.contents() == second.contents())
 
         let read = try first.open()
-        let entries = try read.tensors.map { GGUFWriter.Entry(name: $0.name, dimensions: $0.dimensions, type: try #require($0.type)) }
+        let entries = try read.tensors.map {
+            GGUFWriter.Entry(name: $0.name, dimensions: $0.dimensions, type: try #require($0.type))
+        }
         let rewrite = try TemporaryFile(nil)
-        try GGUFWriter.write(to: rewrite.url, metadata: read.metadata, tensors: entries) { entry, stream in
+        try GGUFWriter.write(to: rewrite.url, metadata: read.metadata, tensors: entries) {
+            entry, stream in
             try stream.write(try read.bytes(of: try #require(read[entry.name])))
         }
         #expect(try rewrite.contents() == first.contents())
@@ -123,13 +145,17 @@ struct RoundTripTests {
     func versionTwo() throws {
         let contents = RandomContents(seed: 21)
         let file = try TemporaryFile(nil)
-        try writeGGUF(to: file.url, metadata: contents.metadata, tensors: contents.tensors, payloads: contents.payloads)
+        try writeGGUF(
+            to: file.url, metadata: contents.metadata, tensors: contents.tensors,
+            payloads: contents.payloads)
         let v3 = try file.open()
         var bytes = try file.contents()
         bytes[4] = 2
         try file.write(bytes)
         let v2 = try file.open()
         #expect(v2.version == 2)
-        #expect(v2.metadata == v3.metadata && v2.tensors == v3.tensors && v2.dataOffset == v3.dataOffset)
+        #expect(
+            v2.metadata == v3.metadata && v2.tensors == v3.tensors && v2.dataOffset == v3.dataOffset
+        )
     }
 }

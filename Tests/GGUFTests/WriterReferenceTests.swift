@@ -117,20 +117,25 @@ struct WriterReferenceTests {
 
     @Test("the writer reproduces gguf-py's bytes", arguments: [false, true])
     func sameBytesAsGGUFPy(customAlignment: Bool) throws {
-        let (metadata, tensors, payloads) = customAlignment ? Self.customAlignmentContents() : Self.allTypesContents()
+        let (metadata, tensors, payloads) =
+            customAlignment ? Self.customAlignmentContents() : Self.allTypesContents()
         let expected = bytes(hex: customAlignment ? Self.customAlignmentHex : Self.allTypesHex)
         #expect(expected.count == (customAlignment ? 384 : 1632))
         let file = try TemporaryFile(nil)
         try writeGGUF(to: file.url, metadata: metadata, tensors: tensors, payloads: payloads)
         let written = try file.contents()
-        let firstDifference = zip(written, expected).enumerated().first { $1.0 != $1.1 }?.offset ?? min(written.count, expected.count)
+        let firstDifference =
+            zip(written, expected).enumerated().first { $1.0 != $1.1 }?.offset
+            ?? min(written.count, expected.count)
         #expect(written == expected, "first difference at byte \(firstDifference)")
     }
 
     @Test("the reader reads gguf-py's file back to the same contents", arguments: [false, true])
     func readsGGUFPyOutput(customAlignment: Bool) throws {
-        let (metadata, tensors, payloads) = customAlignment ? Self.customAlignmentContents() : Self.allTypesContents()
-        let file = try TemporaryFile(bytes(hex: customAlignment ? Self.customAlignmentHex : Self.allTypesHex))
+        let (metadata, tensors, payloads) =
+            customAlignment ? Self.customAlignmentContents() : Self.allTypesContents()
+        let file = try TemporaryFile(
+            bytes(hex: customAlignment ? Self.customAlignmentHex : Self.allTypesHex))
         let gguf = try file.open()
         #expect(gguf.metadata == metadata)
         #expect(gguf.alignment == (customAlignment ? 64 : 32))

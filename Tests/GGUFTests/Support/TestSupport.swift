@@ -10,10 +10,16 @@ struct ByteBuilder {
     var count: Int { bytes.count }
 
     mutating func u8(_ value: UInt8) { bytes.append(value) }
-    mutating func u32(_ value: UInt32) { withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) } }
-    mutating func u64(_ value: UInt64) { withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) } }
+    mutating func u32(_ value: UInt32) {
+        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
+    }
+    mutating func u64(_ value: UInt64) {
+        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
+    }
     mutating func raw(_ data: [UInt8]) { bytes.append(contentsOf: data) }
-    mutating func zeros(_ count: Int) { bytes.append(contentsOf: [UInt8](repeating: 0, count: count)) }
+    mutating func zeros(_ count: Int) {
+        bytes.append(contentsOf: [UInt8](repeating: 0, count: count))
+    }
 
     /// A GGUF string from raw bytes (u64 length + bytes).
     mutating func string(bytes data: [UInt8]) {
@@ -106,7 +112,8 @@ func writeGGUF(
     overwrite: Bool = true
 ) throws {
     var index = 0
-    try GGUFWriter.write(to: url, metadata: metadata, tensors: tensors, overwrite: overwrite) { _, stream in
+    try GGUFWriter.write(to: url, metadata: metadata, tensors: tensors, overwrite: overwrite) {
+        _, stream in
         try stream.write(payloads[index])
         index += 1
     }
