@@ -7,10 +7,10 @@ import Testing
 
 /// Byte-exact comparison with gguf-py's `GGUFWriter` (PyPI `gguf` 0.19.0, numpy 2.4.6).
 ///
-/// The expected bytes were produced once by `Scripts/fixtures/gguf_writer_reference.py`, which builds the
+/// The expected bytes were produced once by `fixtures/scripts/gguf_writer_reference.py`, which builds the
 /// same metadata (same keys, types and order) and the same tensors (payload bytes `(seed + 31·i) % 256`)
 /// with gguf-py and prints each file as hex; the hex is pasted below unchanged. To re-check, run
-/// `python Scripts/fixtures/gguf_writer_reference.py` and compare its output with these literals.
+/// `python fixtures/scripts/gguf_writer_reference.py` and compare its output with these literals.
 @Suite("GGUF writer matches gguf-py byte for byte")
 struct WriterReferenceTests {
     /// gguf-py output for ``allTypesContents()`` (1632 bytes).

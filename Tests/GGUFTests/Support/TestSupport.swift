@@ -93,7 +93,7 @@ final class TemporaryFile {
     deinit { try? FileManager.default.removeItem(at: directory) }
 }
 
-/// Byte i of a pattern with seed s is (s + 31·i) mod 256 (the rule of Scripts/fixtures/gguf_writer_reference.py).
+/// Byte i of a pattern with seed s is (s + 31·i) mod 256 (the rule of fixtures/scripts/gguf_writer_reference.py).
 func pattern(seed: Int, count: Int) -> [UInt8] {
     (0..<count).map { UInt8((seed + 31 * $0) % 256) }
 }
