@@ -44,12 +44,27 @@ enum StrictJSON {
     /// One open array or object while parsing.
     private struct Frame {
         let isObject: Bool
-        /// This container's JSON-pointer component within its parent (nil for the root).
-        let component: String?
+        /// Where this container sits in its parent: a member key, an element index, or nil for the root.
+        let location: Location?
         var items: [JSONValue] = []
         var members: [JSONMember] = []
-        var keys: Set<String> = []
+        /// Keys seen so far; only built once an object is large enough that scanning `members` would be slow.
+        var keyIndex: Set<String>? = nil
         var pendingKey = ""
+
+        enum Location {
+            case key(String)
+            case index(Int)
+        }
+
+        /// Records `key`, returning false if the object already has it.
+        mutating func insertKey(_ key: String) -> Bool {
+            if keyIndex == nil {
+                if members.count < 16 { return !members.contains { $0.key == key } }
+                keyIndex = Set(members.map(\.key))
+            }
+            return keyIndex?.insert(key).inserted ?? false
+        }
     }
 
     private struct Parser {
@@ -71,7 +86,7 @@ enum StrictJSON {
                     guard stack.count < StrictJSON.maxDepth else {
                         throw error("nesting deeper than \(StrictJSON.maxDepth) levels")
                     }
-                    stack.append(Frame(isObject: isObject, component: childComponent()))
+                    stack.append(Frame(isObject: isObject, location: childLocation()))
                     index += 1
                     skipWhitespace()
                     let closer = isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")
@@ -138,7 +153,7 @@ enum StrictJSON {
             guard peek() == UInt8(ascii: "\"") else { throw error("expected a string key") }
             let key = try parseString()
             let top = stack.count - 1
-            guard stack[top].keys.insert(key).inserted else {
+            guard stack[top].insertKey(key) else {
                 throw .duplicateKey(key: key, path: pointer())
             }
             stack[top].pendingKey = key
@@ -148,24 +163,29 @@ enum StrictJSON {
             skipWhitespace()
         }
 
-        /// The JSON pointer of the innermost open container.
+        /// The JSON pointer (RFC 6901) of the innermost open container.
         private func pointer() -> String {
-            stack.compactMap(\.component).map { "/" + $0 }.joined()
-        }
-
-        /// The JSON-pointer component a container opened now would have (RFC 6901 escaping).
-        private func childComponent() -> String? {
-            guard let top = stack.last else { return nil }
-            if !top.isObject { return String(top.items.count) }
-            var escaped = ""
-            for character in top.pendingKey {
-                switch character {
-                case "~": escaped += "~0"
-                case "/": escaped += "~1"
-                default: escaped.append(character)
+            var pointer = ""
+            for frame in stack {
+                switch frame.location {
+                case .key(let key):
+                    pointer += "/"
+                    for character in key {
+                        pointer += character == "~" ? "~0" : character == "/" ? "~1" : String(character)
+                    }
+                case .index(let index):
+                    pointer += "/\(index)"
+                case nil:
+                    break
                 }
             }
-            return escaped
+            return pointer
+        }
+
+        /// Where a container opened now sits in the innermost open container.
+        private func childLocation() -> Frame.Location? {
+            guard let top = stack.last else { return nil }
+            return top.isObject ? .key(top.pendingKey) : .index(top.items.count)
         }
 
         private mutating func parseString() throws(StrictJSONError) -> String {
