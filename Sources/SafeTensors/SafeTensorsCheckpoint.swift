@@ -37,12 +37,14 @@ public final class SafeTensorsCheckpoint: @unchecked Sendable {
         } else if manager.fileExists(atPath: singleURL.path) {
             opened = [try SafeTensorsFile(contentsOf: singleURL, maxHeaderByteCount: maxHeaderByteCount)]
         } else {
-            let names: [String]
-            do {
-                names = try manager.contentsOfDirectory(atPath: directory.path)
-            } catch {
+            var isDirectory: ObjCBool = false
+            guard manager.fileExists(atPath: directory.path, isDirectory: &isDirectory) else {
                 throw .fileAccess(FileAccessError(path: directory.path, operation: "open", code: ENOENT))
             }
+            guard isDirectory.boolValue else {
+                throw .fileAccess(FileAccessError(path: directory.path, operation: "open", code: ENOTDIR))
+            }
+            let names = (try? manager.contentsOfDirectory(atPath: directory.path)) ?? []
             let found = names.filter { $0.hasSuffix(".safetensors") || $0.hasSuffix(".safetensors.index.json") }
             throw .noCheckpoint(directory: directory.path, safetensorsFiles: found.sorted(by: utf8Ascending))
         }

@@ -66,6 +66,7 @@ public enum SafeTensorsError: Error, Equatable, Sendable, CustomStringConvertibl
     /// A writer payload closure wrote a different number of bytes than the entry needs.
     case payloadByteCountMismatch(file: String, tensor: String, expected: Int, written: Int)
 
+    /// A short lowercase message naming the file and the broken rule.
     public var description: String {
         switch self {
         case .fileAccess(let error):
@@ -152,6 +153,7 @@ public enum ForeignFormat: String, Sendable, CaseIterable, CustomStringConvertib
     /// A Python pickle (old PyTorch format).
     case pickle
 
+    /// What the file is, with a hint at how it got there.
     public var description: String {
         switch self {
         case .gitLFSPointer: "a git lfs pointer; fetch the real file with `git lfs pull`"
@@ -178,6 +180,7 @@ public enum CheckpointProblem: Equatable, Sendable, CustomStringConvertible {
     /// More than one shard holds `tensor`.
     case tensorInSeveralShards(tensor: String, shards: [String])
 
+    /// A short message naming the tensor and shard files involved.
     public var description: String {
         switch self {
         case .missingShard(let shard, let tensor):

@@ -212,6 +212,19 @@ struct CheckpointTests {
         #expect(try SafeTensorsCheckpoint(directory: directory.url, baseName: "adapter_model").tensorNames == ["a"])
     }
 
+    @Test("a missing directory or a plain file in its place is a file-access error naming it")
+    func notADirectory() throws {
+        let directory = try TemporaryDirectory()
+        let missing = directory.url.appendingPathComponent("nowhere")
+        #expect(throws: SafeTensorsError.fileAccess(FileAccessError(path: missing.path, operation: "open", code: ENOENT))) {
+            try SafeTensorsCheckpoint(directory: missing)
+        }
+        let plain = try directory.file("model", [1])
+        #expect(throws: SafeTensorsError.fileAccess(FileAccessError(path: plain.path, operation: "open", code: ENOTDIR))) {
+            try SafeTensorsCheckpoint(directory: plain)
+        }
+    }
+
     @Test("an index larger than the cap is refused before parsing")
     func indexCap() throws {
         let directory = try TemporaryDirectory()
