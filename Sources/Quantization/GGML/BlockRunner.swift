@@ -60,7 +60,7 @@ enum BlockRunner {
                 let input = source + blocks.lowerBound * F.blockSize
                 if F.requiresFiniteInput {
                     let count = blocks.count * F.blockSize
-                    if let bad = (0..<count).first(where: { !input[$0].isFinite }) {
+                    if let bad = firstNonFinite(input, count: count) {
                         firstBad[chunk] = blocks.lowerBound * F.blockSize + bad
                         return
                     }
@@ -74,5 +74,16 @@ enum BlockRunner {
         }
         let bad = firstBad.min() ?? Int.max
         return bad == Int.max ? nil : bad
+    }
+
+    /// Index of the first NaN or infinity among `count` floats, or nil (a branch-free scan first, then a search).
+    static func firstNonFinite(_ values: UnsafePointer<Float>, count: Int) -> Int? {
+        var flags: UInt32 = 0
+        for i in 0..<count {
+            // Exponent field all ones (inf/NaN) carries into the sign bit.
+            flags |= ((values[i].bitPattern & 0x7F80_0000) &+ 0x0080_0000) & 0x8000_0000
+        }
+        guard flags != 0 else { return nil }
+        return (0..<count).first { !values[$0].isFinite }
     }
 }

@@ -12,14 +12,40 @@ enum GGMLRounding {
         return (Int32(bitPattern: shifted.bitPattern) & 0x007F_FFFF) - 0x0040_0000
     }
 
-    /// Truncates toward zero to a 32-bit integer as x86-64 `cvttss2si` does (NaN and out-of-range values give
-    /// `Int32.min`), then keeps the low byte.
-    ///
-    /// This is what both ggml's `(int8_t)`/`(uint8_t)` casts and numpy's `astype(np.uint8)` compile to on x86-64,
-    /// so it also defines the result for the non-finite intermediates a block of tiny values produces.
+    /// 1.5·2²³: adding then subtracting it rounds a float below 2²² in magnitude to an integer, ties to even.
+    static let roundingShift: Float = 12_582_912
+
+    /// The low byte of an integral float of magnitude at most 2²² (read from the mantissa, no conversion).
     @inline(__always)
-    static func truncatedLowByte(_ value: Float) -> UInt8 {
-        let inRange = value >= -2_147_483_648 && value < 2_147_483_648  // false for NaN
-        return UInt8(truncatingIfNeeded: inRange ? Int32(value) : Int32.min)
+    static func integerLowByte(_ integral: Float) -> UInt8 {
+        UInt8(truncatingIfNeeded: (integral + roundingShift).bitPattern)
+    }
+
+    /// `min(top, trunc(value))` for the level computations of the 32-element quantizers, with NaN and ±inf
+    /// giving level 0.
+    ///
+    /// ggml casts with `(int8_t)`/`(uint8_t)` and numpy with `astype(np.uint8)`; on x86-64 both truncate to a 32-bit
+    /// integer (`cvttss2si`, which yields `INT32_MIN` for NaN and infinities) and keep the low byte, so non-finite
+    /// values — which arise when `1/d` overflows for blocks of tiny values — become 0. Finite arguments here lie in
+    /// [0, top + 1.5] because |x·(1/d)| never exceeds the block's level range, so clamping first is exact. The
+    /// computation is branch-free float arithmetic so that the block loops vectorize.
+    @inline(__always)
+    static func truncatedLevel(_ value: Float, top: UInt8) -> UInt8 {
+        let v = value.isFinite ? Swift.min(Swift.max(value, 0), Float(top)) : 0
+        let nearest = (v + roundingShift) - roundingShift
+        return integerLowByte(nearest > v ? nearest - 1 : nearest)
+    }
+
+    /// `roundf(value)` (ties away from zero) as the byte of an `int8_t`, for Q8_0, with NaN and ±inf giving 0.
+    ///
+    /// Same reasoning as ``truncatedLevel(_:top:)``: ggml's `roundf` result stored into `int8_t` and gguf-py's
+    /// `np_roundf(...).astype(np.int8)` both give 0 for non-finite values on x86-64, and finite arguments lie within
+    /// ±127.5 (|x·(1/d)| ≤ 127 up to the rounding of `1/d`).
+    @inline(__always)
+    static func roundedLevel(_ value: Float) -> UInt8 {
+        let v = value.isFinite ? Swift.min(Swift.max(value, -255), 255) : 0
+        let nearest = (v + roundingShift) - roundingShift
+        let awayFromZero = v + (v < 0 ? -0.5 : 0.5)
+        return integerLowByte(abs(v - nearest) == 0.5 ? awayFromZero : nearest)
     }
 }

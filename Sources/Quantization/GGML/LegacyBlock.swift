@@ -33,7 +33,7 @@ enum LegacyBlock {
         let offset = half + 0.5
         for j in 0..<size {
             let scaled = x[j] * id
-            q[j] = min(top, GGMLRounding.truncatedLowByte(scaled + offset))
+            q[j] = GGMLRounding.truncatedLevel(scaled + offset, top: top)
         }
         return d
     }
@@ -57,7 +57,7 @@ enum LegacyBlock {
         let top = UInt8(steps)
         for j in 0..<size {
             let scaled = (x[j] - lo) * id
-            q[j] = min(top, GGMLRounding.truncatedLowByte(scaled + 0.5))
+            q[j] = GGMLRounding.truncatedLevel(scaled + 0.5, top: top)
         }
         return (d, lo)
     }

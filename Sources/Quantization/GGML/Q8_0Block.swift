@@ -27,7 +27,7 @@ enum Q8_0Block: GGMLBlockEncoding {
         block.storeF16(d, at: 0)
         for j in 0..<32 {
             let scaled = x[j] * id
-            block.storeByte(GGMLRounding.truncatedLowByte(scaled.rounded(.toNearestOrAwayFromZero)), at: 2 + j)
+            block.storeByte(GGMLRounding.roundedLevel(scaled), at: 2 + j)
         }
     }
 }
