@@ -80,9 +80,12 @@ struct GGMLCodecTests {
         #expect(try Self.dequantize(bytes, type, count: x.count).allSatisfy { $0 == 0 })
     }
 
-    @Test("a buffer split over many parallel chunks encodes and decodes like its slices", arguments: blockTypes)
+    /// The chunking is shared by all types (`BlockRunner`); one type per block geometry keeps this fast.
+    @Test(
+        "a buffer split over parallel chunks encodes and decodes like its slices",
+        arguments: [GGMLType.f16, .q8_0, .q5_1, .q3_K, .q6_K])
     func chunkingInvariance(_ type: GGMLType) throws {
-        let x = Self.sample(count: (1 << 17) + 3 * 256, seed: 3)  // more than two 65536-element chunks
+        let x = Self.sample(count: (1 << 16) + 3 * 256, seed: 3)  // one full 65536-element chunk and a partial one
         let whole = try Self.quantize(x, type)
         let slice = 4096
         var pieces: [UInt8] = []

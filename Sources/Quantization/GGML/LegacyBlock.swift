@@ -75,7 +75,7 @@ enum LegacyBlock {
     static func fifthBits(_ q: UnsafePointer<UInt8>) -> UInt32 {
         var qh: UInt32 = 0
         for j in 0..<size {
-            qh |= UInt32((q[j] >> 4) & 1) << UInt32(j)
+            qh |= UInt32((q[j] >> 4) & 1) &<< UInt32(j)
         }
         return qh
     }
@@ -94,8 +94,8 @@ enum LegacyBlock {
     static func forEachFiveBitPair(_ qs: UnsafeRawPointer, qh: UInt32, _ body: (Int, Int32, Int32) -> Void) {
         for j in 0..<size / 2 {
             let byte = qs.byte(at: j)
-            let high0 = Int32((qh >> UInt32(j)) & 1) << 4
-            let high1 = Int32((qh >> UInt32(j + 16)) & 1) << 4
+            let high0 = Int32((qh &>> UInt32(j)) & 1) &<< 4
+            let high1 = Int32((qh &>> UInt32(j + 16)) & 1) &<< 4
             body(j, Int32(byte & 0x0F) | high0, Int32(byte >> 4) | high1)
         }
     }

@@ -8,7 +8,8 @@ enum Q6_KBlock: GGMLBlockEncoding {
     static let blockSize = 256
     static let typeSize = 210
 
-    /// Same as `dequantize_row_q6_K` in ggml-quants.c (`d·scale` first, then times `q − 32`).
+    /// Same as `dequantize_row_q6_K` in ggml-quants.c (`d·scale` first, then times `q − 32`); elements
+    /// `l`, `l + 32`, `l + 64`, `l + 96` of each half use scales `l/16`, `+2`, `+4`, `+6`.
     @inline(__always)
     static func dequantize(block: UnsafeRawPointer, into y: UnsafeMutablePointer<Float>) {
         let d = block.f16(at: 208)
@@ -17,19 +18,18 @@ enum Q6_KBlock: GGMLBlockEncoding {
             let qh = block + 128 + 32 * half
             let sc = block + 192 + 8 * half
             let out = y + 128 * half
-            for l in 0..<32 {
-                let s = l / 16
-                let low0 = ql.byte(at: l)
-                let low1 = ql.byte(at: l + 32)
-                let high = qh.byte(at: l)
-                let q1 = Int32((low0 & 0xF) | (high & 3) << 4) - 32
-                let q2 = Int32((low1 & 0xF) | ((high >> 2) & 3) << 4) - 32
-                let q3 = Int32((low0 >> 4) | ((high >> 4) & 3) << 4) - 32
-                let q4 = Int32((low1 >> 4) | ((high >> 6) & 3) << 4) - 32
-                out[l] = d * Float(Int8(bitPattern: sc.byte(at: s))) * Float(q1)
-                out[l + 32] = d * Float(Int8(bitPattern: sc.byte(at: s + 2))) * Float(q2)
-                out[l + 64] = d * Float(Int8(bitPattern: sc.byte(at: s + 4))) * Float(q3)
-                out[l + 96] = d * Float(Int8(bitPattern: sc.byte(at: s + 6))) * Float(q4)
+            for group in 0..<2 {
+                let scale = { (k: Int) in d * Float(Int8(bitPattern: sc.byte(at: group + 2 * k))) }
+                let (d1, d2, d3, d4) = (scale(0), scale(1), scale(2), scale(3))
+                for l in 16 * group..<16 * group + 16 {
+                    let low0 = ql.byte(at: l)
+                    let low1 = ql.byte(at: l + 32)
+                    let high = qh.byte(at: l)
+                    out[l] = d1 * Float(Int32((low0 & 0xF) | (high & 3) << 4) - 32)
+                    out[l + 32] = d2 * Float(Int32((low1 & 0xF) | ((high >> 2) & 3) << 4) - 32)
+                    out[l + 64] = d3 * Float(Int32((low0 >> 4) | ((high >> 4) & 3) << 4) - 32)
+                    out[l + 96] = d4 * Float(Int32((low1 >> 4) | ((high >> 6) & 3) << 4) - 32)
+                }
             }
         }
     }
