@@ -19,15 +19,18 @@ public enum GGMLCodec {
     ///   a whole number of blocks, ``QuantizationError/bufferSizeMismatch(expected:actual:)`` when `bytes` has
     ///   the wrong length.
     public static func dequantize(
-        _ bytes: UnsafeRawBufferPointer, as type: GGMLType, into destination: UnsafeMutableBufferPointer<Float>
+        _ bytes: UnsafeRawBufferPointer, as type: GGMLType,
+        into destination: UnsafeMutableBufferPointer<Float>
     ) throws(QuantizationError) {
         guard canDequantize(type) else { throw .unsupportedType(type) }
         let blocks = try blockCount(elements: destination.count, bytes: bytes.count, type: type)
-        guard blocks > 0, let source = bytes.baseAddress, let output = destination.baseAddress else { return }
+        guard blocks > 0, let source = bytes.baseAddress, let output = destination.baseAddress
+        else { return }
         switch type {
         case .f32: BlockRunner.dequantize(F32Element.self, source, into: output, blockCount: blocks)
         case .f16: BlockRunner.dequantize(F16Element.self, source, into: output, blockCount: blocks)
-        case .bf16: BlockRunner.dequantize(BF16Element.self, source, into: output, blockCount: blocks)
+        case .bf16:
+            BlockRunner.dequantize(BF16Element.self, source, into: output, blockCount: blocks)
         case .q4_0: BlockRunner.dequantize(Q4_0Block.self, source, into: output, blockCount: blocks)
         case .q4_1: BlockRunner.dequantize(Q4_1Block.self, source, into: output, blockCount: blocks)
         case .q5_0: BlockRunner.dequantize(Q5_0Block.self, source, into: output, blockCount: blocks)
@@ -38,7 +41,8 @@ public enum GGMLCodec {
         case .q4_K: BlockRunner.dequantize(Q4_KBlock.self, source, into: output, blockCount: blocks)
         case .q5_K: BlockRunner.dequantize(Q5_KBlock.self, source, into: output, blockCount: blocks)
         case .q6_K: BlockRunner.dequantize(Q6_KBlock.self, source, into: output, blockCount: blocks)
-        case .iq4_NL: BlockRunner.dequantize(IQ4_NLBlock.self, source, into: output, blockCount: blocks)
+        case .iq4_NL:
+            BlockRunner.dequantize(IQ4_NLBlock.self, source, into: output, blockCount: blocks)
         default: throw .unsupportedType(type)
         }
     }
@@ -55,27 +59,43 @@ public enum GGMLCodec {
     ///   ``QuantizationError/nonFiniteValue(index:type:)`` when a block type meets a NaN or an infinity
     ///   (the destination is then incomplete).
     public static func quantize(
-        _ source: UnsafeBufferPointer<Float>, as type: GGMLType, into destination: UnsafeMutableRawBufferPointer
+        _ source: UnsafeBufferPointer<Float>, as type: GGMLType,
+        into destination: UnsafeMutableRawBufferPointer
     ) throws(QuantizationError) {
         guard canQuantize(type) else { throw .unsupportedType(type) }
         let blocks = try blockCount(elements: source.count, bytes: destination.count, type: type)
-        guard blocks > 0, let input = source.baseAddress, let output = destination.baseAddress else { return }
+        guard blocks > 0, let input = source.baseAddress, let output = destination.baseAddress
+        else { return }
         let bad: Int?
         switch type {
-        case .f32: bad = BlockRunner.quantize(F32Element.self, input, into: output, blockCount: blocks)
-        case .f16: bad = BlockRunner.quantize(F16Element.self, input, into: output, blockCount: blocks)
-        case .bf16: bad = BlockRunner.quantize(BF16Element.self, input, into: output, blockCount: blocks)
-        case .q4_0: bad = BlockRunner.quantize(Q4_0Block.self, input, into: output, blockCount: blocks)
-        case .q4_1: bad = BlockRunner.quantize(Q4_1Block.self, input, into: output, blockCount: blocks)
-        case .q5_0: bad = BlockRunner.quantize(Q5_0Block.self, input, into: output, blockCount: blocks)
-        case .q5_1: bad = BlockRunner.quantize(Q5_1Block.self, input, into: output, blockCount: blocks)
-        case .q8_0: bad = BlockRunner.quantize(Q8_0Block.self, input, into: output, blockCount: blocks)
-        case .q2_K: bad = BlockRunner.quantize(Q2_KBlock.self, input, into: output, blockCount: blocks)
-        case .q3_K: bad = BlockRunner.quantize(Q3_KBlock.self, input, into: output, blockCount: blocks)
-        case .q4_K: bad = BlockRunner.quantize(Q4_KBlock.self, input, into: output, blockCount: blocks)
-        case .q5_K: bad = BlockRunner.quantize(Q5_KBlock.self, input, into: output, blockCount: blocks)
-        case .q6_K: bad = BlockRunner.quantize(Q6_KBlock.self, input, into: output, blockCount: blocks)
-        case .iq4_NL: bad = BlockRunner.quantize(IQ4_NLBlock.self, input, into: output, blockCount: blocks)
+        case .f32:
+            bad = BlockRunner.quantize(F32Element.self, input, into: output, blockCount: blocks)
+        case .f16:
+            bad = BlockRunner.quantize(F16Element.self, input, into: output, blockCount: blocks)
+        case .bf16:
+            bad = BlockRunner.quantize(BF16Element.self, input, into: output, blockCount: blocks)
+        case .q4_0:
+            bad = BlockRunner.quantize(Q4_0Block.self, input, into: output, blockCount: blocks)
+        case .q4_1:
+            bad = BlockRunner.quantize(Q4_1Block.self, input, into: output, blockCount: blocks)
+        case .q5_0:
+            bad = BlockRunner.quantize(Q5_0Block.self, input, into: output, blockCount: blocks)
+        case .q5_1:
+            bad = BlockRunner.quantize(Q5_1Block.self, input, into: output, blockCount: blocks)
+        case .q8_0:
+            bad = BlockRunner.quantize(Q8_0Block.self, input, into: output, blockCount: blocks)
+        case .q2_K:
+            bad = BlockRunner.quantize(Q2_KBlock.self, input, into: output, blockCount: blocks)
+        case .q3_K:
+            bad = BlockRunner.quantize(Q3_KBlock.self, input, into: output, blockCount: blocks)
+        case .q4_K:
+            bad = BlockRunner.quantize(Q4_KBlock.self, input, into: output, blockCount: blocks)
+        case .q5_K:
+            bad = BlockRunner.quantize(Q5_KBlock.self, input, into: output, blockCount: blocks)
+        case .q6_K:
+            bad = BlockRunner.quantize(Q6_KBlock.self, input, into: output, blockCount: blocks)
+        case .iq4_NL:
+            bad = BlockRunner.quantize(IQ4_NLBlock.self, input, into: output, blockCount: blocks)
         default: throw .unsupportedType(type)
         }
         if let bad { throw .nonFiniteValue(index: bad, type: type) }
@@ -93,16 +113,21 @@ public enum GGMLCodec {
 
     /// The types with both a decoder and an encoder.
     private static let supportedTypes: Set<GGMLType> = [
-        .f32, .f16, .bf16, .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_NL,
+        .f32, .f16, .bf16, .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K,
+        .iq4_NL,
     ]
 
     /// Checks that `elements` is whole blocks and `bytes` is their exact encoded size; returns the block count.
-    private static func blockCount(elements: Int, bytes: Int, type: GGMLType) throws(QuantizationError) -> Int {
+    private static func blockCount(elements: Int, bytes: Int, type: GGMLType)
+        throws(QuantizationError) -> Int
+    {
         guard elements % type.blockSize == 0 else {
-            throw .lengthNotMultipleOfBlock(elements: elements, blockSize: type.blockSize, type: type)
+            throw .lengthNotMultipleOfBlock(
+                elements: elements, blockSize: type.blockSize, type: type)
         }
         guard let expected = type.rowByteCount(elements: elements), expected == bytes else {
-            throw .bufferSizeMismatch(expected: type.rowByteCount(elements: elements) ?? -1, actual: bytes)
+            throw .bufferSizeMismatch(
+                expected: type.rowByteCount(elements: elements) ?? -1, actual: bytes)
         }
         return elements / type.blockSize
     }

@@ -7,7 +7,9 @@ import Testing
 /// Properties of ``GGMLCodec`` that hold for any input: error bounds, chunking invariance and input checks.
 @Suite("ggml codec properties")
 struct GGMLCodecTests {
-    static let blockTypes: [GGMLType] = [.q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_NL]
+    static let blockTypes: [GGMLType] = [
+        .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_NL,
+    ]
 
     /// Gaussian values whose scale changes every 256 elements (one K-quant super-block) over four decades.
     static func sample(count: Int, seed: UInt64) -> [Float] {
@@ -42,7 +44,8 @@ struct GGMLCodecTests {
     /// Upper bounds on the RMS round-trip error of each 256-element group relative to that group's RMS for
     /// Gaussian data (about 1.5× the values measured on this sample; ordered by bits per weight).
     static let relativeErrorBound: [GGMLType: Float] = [
-        .q8_0: 0.008, .q6_K: 0.026, .q5_K: 0.05, .q5_1: 0.053, .q5_0: 0.062, .q4_K: 0.1, .iq4_NL: 0.106,
+        .q8_0: 0.008, .q6_K: 0.026, .q5_K: 0.05, .q5_1: 0.053, .q5_0: 0.062, .q4_K: 0.1,
+        .iq4_NL: 0.106,
         .q4_1: 0.112, .q4_0: 0.125, .q3_K: 0.22, .q2_K: 0.42,
     ]
 
@@ -54,7 +57,8 @@ struct GGMLCodecTests {
         for group in stride(from: 0, to: x.count, by: 256) {
             let range = group..<group + 256
             let rms = (range.reduce(Float(0)) { $0 + x[$1] * x[$1] } / 256).squareRoot()
-            let err = (range.reduce(Float(0)) { $0 + (x[$1] - y[$1]) * (x[$1] - y[$1]) } / 256).squareRoot()
+            let err = (range.reduce(Float(0)) { $0 + (x[$1] - y[$1]) * (x[$1] - y[$1]) } / 256)
+                .squareRoot()
             worst = max(worst, err / rms)
         }
         let bound = try #require(Self.relativeErrorBound[type])
@@ -64,10 +68,13 @@ struct GGMLCodecTests {
     @Test("F32 round-trips exactly, F16 and BF16 within half an ulp of their precision")
     func floatTypes() throws {
         let x = Self.sample(count: 4096, seed: 11)
-        #expect(try Self.dequantize(try Self.quantize(x, .f32), .f32, count: x.count).map(\.bitPattern) == x.map(\.bitPattern))
+        #expect(
+            try Self.dequantize(try Self.quantize(x, .f32), .f32, count: x.count).map(\.bitPattern)
+                == x.map(\.bitPattern))
         for (type, ulp) in [(GGMLType.f16, Float(0x1p-11)), (.bf16, Float(0x1p-8))] {
             let y = try Self.dequantize(try Self.quantize(x, type), type, count: x.count)
-            let normal = zip(x, y).filter { abs($0.0) >= 0x1p-14 }  // F16 subnormals have fewer bits
+            // F16 subnormals carry fewer bits, so only normal-range values are held to the bound.
+            let normal = zip(x, y).filter { abs($0.0) >= 0x1p-14 }
             let worst = normal.map { abs($0 - $1) / abs($0) }.max() ?? 0
             #expect(worst <= ulp, "\(type.name): worst relative error \(worst)")
         }
@@ -85,7 +92,8 @@ struct GGMLCodecTests {
         "a buffer split over parallel chunks encodes and decodes like its slices",
         arguments: [GGMLType.f16, .q8_0, .q5_1, .q3_K, .q6_K])
     func chunkingInvariance(_ type: GGMLType) throws {
-        let x = Self.sample(count: (1 << 16) + 3 * 256, seed: 3)  // one full 65536-element chunk and a partial one
+        // One full 65536-element chunk and a partial one.
+        let x = Self.sample(count: (1 << 16) + 3 * 256, seed: 3)
         let whole = try Self.quantize(x, type)
         let slice = 4096
         var pieces: [UInt8] = []
@@ -107,15 +115,25 @@ struct GGMLCodecTests {
     func partialBlock() {
         let x = [Float](repeating: 1, count: 48)
         var bytes = [UInt8](repeating: 0, count: 64)
-        #expect(throws: QuantizationError.lengthNotMultipleOfBlock(elements: 48, blockSize: 32, type: .q4_0)) {
+        #expect(
+            throws: QuantizationError.lengthNotMultipleOfBlock(
+                elements: 48, blockSize: 32, type: .q4_0)
+        ) {
             try x.withUnsafeBufferPointer { source in
-                try bytes.withUnsafeMutableBytes { try GGMLCodec.quantize(source, as: .q4_0, into: $0) }
+                try bytes.withUnsafeMutableBytes {
+                    try GGMLCodec.quantize(source, as: .q4_0, into: $0)
+                }
             }
         }
         var y = [Float](repeating: 0, count: 300)
-        #expect(throws: QuantizationError.lengthNotMultipleOfBlock(elements: 300, blockSize: 256, type: .q6_K)) {
+        #expect(
+            throws: QuantizationError.lengthNotMultipleOfBlock(
+                elements: 300, blockSize: 256, type: .q6_K)
+        ) {
             try bytes.withUnsafeBytes { input in
-                try y.withUnsafeMutableBufferPointer { try GGMLCodec.dequantize(input, as: .q6_K, into: $0) }
+                try y.withUnsafeMutableBufferPointer {
+                    try GGMLCodec.dequantize(input, as: .q6_K, into: $0)
+                }
             }
         }
     }
@@ -126,19 +144,25 @@ struct GGMLCodecTests {
         var tooSmall = [UInt8](repeating: 0, count: 35)
         #expect(throws: QuantizationError.bufferSizeMismatch(expected: 36, actual: 35)) {
             try x.withUnsafeBufferPointer { source in
-                try tooSmall.withUnsafeMutableBytes { try GGMLCodec.quantize(source, as: .q4_0, into: $0) }
+                try tooSmall.withUnsafeMutableBytes {
+                    try GGMLCodec.quantize(source, as: .q4_0, into: $0)
+                }
             }
         }
         let tooLarge = [UInt8](repeating: 0, count: 69)
         var y = [Float](repeating: 0, count: 64)
         #expect(throws: QuantizationError.bufferSizeMismatch(expected: 68, actual: 69)) {
             try tooLarge.withUnsafeBytes { input in
-                try y.withUnsafeMutableBufferPointer { try GGMLCodec.dequantize(input, as: .q8_0, into: $0) }
+                try y.withUnsafeMutableBufferPointer {
+                    try GGMLCodec.dequantize(input, as: .q8_0, into: $0)
+                }
             }
         }
     }
 
-    @Test("types without a codec throw unsupportedType and report false from canQuantize/canDequantize")
+    @Test(
+        "types without a codec throw unsupportedType and report false from canQuantize/canDequantize"
+    )
     func unsupportedTypes() {
         for type in [GGMLType.q8_1, .q8_K, .iq2_XXS, .iq4_XS, .tq1_0, .mxfp4, .i8, .f64] {
             #expect(!GGMLCodec.canQuantize(type) && !GGMLCodec.canDequantize(type))
@@ -146,7 +170,9 @@ struct GGMLCodecTests {
             var bytes = [UInt8](repeating: 0, count: 4096)
             #expect(throws: QuantizationError.unsupportedType(type)) {
                 try x.withUnsafeBufferPointer { source in
-                    try bytes.withUnsafeMutableBytes { try GGMLCodec.quantize(source, as: type, into: $0) }
+                    try bytes.withUnsafeMutableBytes {
+                        try GGMLCodec.quantize(source, as: type, into: $0)
+                    }
                 }
             }
         }
@@ -155,7 +181,9 @@ struct GGMLCodecTests {
         }
     }
 
-    @Test("NaN or infinity in the input of a block type throws nonFiniteValue with the first bad index")
+    @Test(
+        "NaN or infinity in the input of a block type throws nonFiniteValue with the first bad index"
+    )
     func nonFiniteInput() throws {
         var x = Self.sample(count: 1 << 18, seed: 5)
         x[200_001] = .infinity
@@ -177,8 +205,11 @@ struct GGMLCodecTests {
     func descriptions() {
         #expect(QuantizationError.unsupportedType(.iq2_XXS).description.contains("IQ2_XXS"))
         #expect(
-            QuantizationError.lengthNotMultipleOfBlock(elements: 48, blockSize: 32, type: .q4_0).description
+            QuantizationError.lengthNotMultipleOfBlock(elements: 48, blockSize: 32, type: .q4_0)
+                .description
                 == "48 elements are not a whole number of Q4_0 blocks of 32")
-        #expect(QuantizationError.nonFiniteValue(index: 7, type: .q8_0).description.contains("element 7"))
+        #expect(
+            QuantizationError.nonFiniteValue(index: 7, type: .q8_0).description.contains(
+                "element 7"))
     }
 }

@@ -12,12 +12,15 @@ struct GGMLVectorTests {
         let ggmlC = try #require(GGMLVectors.ggmlC)
         let dequantized = Set((gguf.dequantize ?? []).compactMap(\.ggmlType))
         let quantized = Set((gguf.quantize + ggmlC.quantize).compactMap(\.ggmlType))
-        let blockTypes: Set<GGMLType> = [.q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_NL]
+        let blockTypes: Set<GGMLType> = [
+            .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_NL,
+        ]
         #expect(dequantized == blockTypes.union([.f32, .f16, .bf16]))
         #expect(quantized == blockTypes.union([.f16, .bf16]))
     }
 
-    @Test("dequantization matches gguf-py bit for bit", arguments: GGMLVectors.gguf?.dequantize ?? [])
+    @Test(
+        "dequantization matches gguf-py bit for bit", arguments: GGMLVectors.gguf?.dequantize ?? [])
     func dequantizeMatchesGGUFPy(_ vector: GGMLVectors.Case) throws {
         let index = try #require(GGMLVectors.gguf)
         let type = try #require(vector.ggmlType)
@@ -30,7 +33,8 @@ struct GGMLVectorTests {
                 try GGMLCodec.dequantize(bytes, as: type, into: output)
             }
         }
-        let mismatch = BlockMismatch(actual.map(\.bitPattern), expected.map(\.bitPattern), stride: type.blockSize)
+        let mismatch = BlockMismatch(
+            actual.map(\.bitPattern), expected.map(\.bitPattern), stride: type.blockSize)
         #expect(mismatch.count == 0, "\(type.name): \(mismatch)")
     }
 
@@ -39,7 +43,9 @@ struct GGMLVectorTests {
         try checkQuantization(vector, index: try #require(GGMLVectors.gguf))
     }
 
-    @Test("K-quant and IQ4_NL quantization matches ggml's C reference", arguments: GGMLVectors.ggmlC?.quantize ?? [])
+    @Test(
+        "K-quant and IQ4_NL quantization matches ggml's C reference",
+        arguments: GGMLVectors.ggmlC?.quantize ?? [])
     func quantizeMatchesGGMLC(_ vector: GGMLVectors.Case) throws {
         try checkQuantization(vector, index: try #require(GGMLVectors.ggmlC))
     }

@@ -10,7 +10,8 @@ enum BlockRunner {
     /// concurrently when there is more than one chunk; returns the number of chunks.
     @discardableResult
     static func forEachChunk(
-        blockCount: Int, blockSize: Int, _ body: @Sendable (_ chunk: Int, _ blocks: Range<Int>) -> Void
+        blockCount: Int, blockSize: Int,
+        _ body: @Sendable (_ chunk: Int, _ blocks: Range<Int>) -> Void
     ) -> Int {
         let blocksPerChunk = max(1, elementsPerChunk / blockSize)
         let chunks = (blockCount + blocksPerChunk - 1) / blocksPerChunk
@@ -27,7 +28,8 @@ enum BlockRunner {
 
     /// Expands `blockCount` blocks of format `F` from `source` into `destination`.
     static func dequantize<F: GGMLBlockDecoding>(
-        _ format: F.Type, _ source: UnsafeRawPointer, into destination: UnsafeMutablePointer<Float>, blockCount: Int
+        _ format: F.Type, _ source: UnsafeRawPointer, into destination: UnsafeMutablePointer<Float>,
+        blockCount: Int
     ) {
         // Chunks write disjoint ranges of the destination.
         nonisolated(unsafe) let source = source
@@ -46,7 +48,8 @@ enum BlockRunner {
     /// Encodes `blockCount` blocks of format `F`; returns the index of the first non-finite input element when
     /// `F` requires finite input and one is found (the output is then incomplete).
     static func quantize<F: GGMLBlockEncoding>(
-        _ format: F.Type, _ source: UnsafePointer<Float>, into destination: UnsafeMutableRawPointer, blockCount: Int
+        _ format: F.Type, _ source: UnsafePointer<Float>, into destination: UnsafeMutableRawPointer,
+        blockCount: Int
     ) -> Int? {
         let blocksPerChunk = max(1, elementsPerChunk / F.blockSize)
         let chunkCount = (blockCount + blocksPerChunk - 1) / blocksPerChunk

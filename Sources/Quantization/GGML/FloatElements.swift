@@ -10,7 +10,8 @@ enum F32Element: GGMLBlockEncoding {
 
     @inline(__always)
     static func dequantize(block: UnsafeRawPointer, into values: UnsafeMutablePointer<Float>) {
-        values.pointee = Float(bitPattern: UInt32(littleEndian: block.loadUnaligned(as: UInt32.self)))
+        values.pointee = Float(
+            bitPattern: UInt32(littleEndian: block.loadUnaligned(as: UInt32.self)))
     }
 
     @inline(__always)
@@ -53,6 +54,7 @@ enum BF16Element: GGMLBlockEncoding {
 
     @inline(__always)
     static func quantize(block values: UnsafePointer<Float>, into block: UnsafeMutableRawPointer) {
-        block.storeBytes(of: HalfPrecision.bf16Bits(from: values.pointee).littleEndian, as: UInt16.self)
+        block.storeBytes(
+            of: HalfPrecision.bf16Bits(from: values.pointee).littleEndian, as: UInt16.self)
     }
 }

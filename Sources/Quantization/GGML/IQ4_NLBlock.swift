@@ -9,7 +9,9 @@ enum IQ4_NLBlock: GGMLBlockEncoding {
     static let typeSize = 18
 
     /// The 16 grid values (`kvalues_iq4nl` in ggml-common.h).
-    static let grid: [Int8] = [-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113]
+    static let grid: [Int8] = [
+        -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113,
+    ]
 
     /// Same as `dequantize_row_iq4_nl` in ggml-quants.c.
     @inline(__always)
@@ -23,10 +25,10 @@ enum IQ4_NLBlock: GGMLBlockEncoding {
         }
     }
 
-    /// Same as `quantize_iq4_nl` in ggml-quants.c without an importance matrix — the path `llama-quantize` and
-    /// `ggml_quantize_chunk` take — i.e. `quantize_row_iq4_nl_impl` with one 32-element block, weights x², ntry 7.
+    /// Same as `quantize_iq4_nl` in ggml-quants.c without an importance matrix.
     ///
-    /// This differs from `quantize_row_iq4_nl_ref` (ntry −1), which leaves stale indices in blocks below
+    /// That is the path `llama-quantize` and `ggml_quantize_chunk` take: `quantize_row_iq4_nl_impl` with one
+    /// 32-element block, weights x², ntry 7. This differs from `quantize_row_iq4_nl_ref` (ntry −1), which leaves stale indices in blocks below
     /// `GROUP_MAX_EPS`.
     static func quantize(block x: UnsafePointer<Float>, into block: UnsafeMutableRawPointer) {
         grid.withUnsafeBufferPointer { grid in
@@ -63,7 +65,8 @@ enum NonLinearSearch {
 
     /// The block scale: least-squares fit with weights x² over `2·tries + 1` trial inverse scales
     /// (same loop as `quantize_row_iq4_nl_impl`, `ntry > 0`, `quant_weights == NULL`).
-    static func bestScale(_ x: UnsafePointer<Float>, grid: UnsafePointer<Int8>, tries: Int) -> Float {
+    static func bestScale(_ x: UnsafePointer<Float>, grid: UnsafePointer<Int8>, tries: Int) -> Float
+    {
         var amax: Float = 0
         var max: Float = 0
         for j in 0..<32 where abs(x[j]) > amax {

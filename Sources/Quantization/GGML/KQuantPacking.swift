@@ -13,7 +13,8 @@ enum KQuantPacking {
         for half in 0..<2 {
             let l = levels + 128 * half
             for i in 0..<32 {
-                let byte = (l[i] & 3) | (l[i + 32] & 3) << 2 | (l[i + 64] & 3) << 4 | (l[i + 96] & 3) << 6
+                let byte =
+                    (l[i] & 3) | (l[i + 32] & 3) << 2 | (l[i + 64] & 3) << 4 | (l[i + 96] & 3) << 6
                 qs.storeByte(byte, at: 32 * half + i)
             }
         }
@@ -39,7 +40,8 @@ enum KQuantPacking {
     /// `sqrt(mean(x²)) + |x|`, one `make_qkx2_quants` search per 32-element sub-block, scales and mins rounded
     /// to 6 bits against their maxima, then levels recomputed from the stored scales.
     static func quantizeScaleMinBlock(
-        _ x: UnsafePointer<Float>, search: KQuantSearch.AffineSearch, into block: UnsafeMutableRawPointer,
+        _ x: UnsafePointer<Float>, search: KQuantSearch.AffineSearch,
+        into block: UnsafeMutableRawPointer,
         levels: UnsafeMutablePointer<UInt8>
     ) {
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 48) { floats in
@@ -56,7 +58,8 @@ enum KQuantPacking {
                     let averageX = (sumX2 / 32).squareRoot()
                     for l in 0..<32 { weights[l] = averageX + abs(xb[l]) }
                     (scales[j], mins[j]) = KQuantSearch.affineLevels(
-                        xb, weights: weights, count: 32, search: search, into: levels + 32 * j, scratch: aux)
+                        xb, weights: weights, count: 32, search: search, into: levels + 32 * j,
+                        scratch: aux)
                     if scales[j] > maxScale { maxScale = scales[j] }
                     if mins[j] > maxMin { maxMin = mins[j] }
                 }
@@ -64,25 +67,31 @@ enum KQuantPacking {
                 let inverseMin: Float = maxMin > 0 ? 63 / maxMin : 0
                 let packed = block + 4
                 for j in 0..<8 {
-                    let ls = Swift.min(63, UInt8(truncatingIfNeeded: GGMLRounding.nearestInt(inverseScale * scales[j])))
-                    let lm = Swift.min(63, UInt8(truncatingIfNeeded: GGMLRounding.nearestInt(inverseMin * mins[j])))
+                    let ls = Swift.min(
+                        63,
+                        UInt8(truncatingIfNeeded: GGMLRounding.nearestInt(inverseScale * scales[j]))
+                    )
+                    let lm = Swift.min(
+                        63, UInt8(truncatingIfNeeded: GGMLRounding.nearestInt(inverseMin * mins[j]))
+                    )
                     if j < 4 {
                         packed.storeByte(ls, at: j)
                         packed.storeByte(lm, at: j + 4)
                     } else {
                         packed.storeByte((ls & 0xF) | ((lm & 0xF) << 4), at: j + 4)
-                        packed.storeByte(UnsafeRawPointer(packed).byte(at: j - 4) | ((ls >> 4) << 6), at: j - 4)
-                        packed.storeByte(UnsafeRawPointer(packed).byte(at: j) | ((lm >> 4) << 6), at: j)
+                        packed.orByte((ls >> 4) << 6, at: j - 4)
+                        packed.orByte((lm >> 4) << 6, at: j)
                     }
                 }
                 block.storeF16(maxScale / 63, at: 0)
                 block.storeF16(maxMin / 63, at: 2)
-                let d = UnsafeRawPointer(block).f16(at: 0)
-                let dmin = UnsafeRawPointer(block).f16(at: 2)
+                let d = block.f16(at: 0)
+                let dmin = block.f16(at: 2)
                 for j in 0..<8 {
                     let (sc, m) = scaleMin(j, packed)
                     KQuantSearch.requantize(
-                        x + 32 * j, count: 32, d: d * Float(sc), dm: dmin * Float(m), low: 0, high: search.nmax,
+                        x + 32 * j, count: 32, d: d * Float(sc), dm: dmin * Float(m), low: 0,
+                        high: search.nmax,
                         bias: 0, into: levels + 32 * j)
                 }
             }

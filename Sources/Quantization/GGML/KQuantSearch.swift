@@ -15,7 +15,9 @@ enum KQuantSearch {
 
     /// The value with the largest magnitude (first on ties) and that magnitude.
     @inline(__always)
-    private static func signedMax(_ x: UnsafePointer<Float>, count n: Int) -> (max: Float, amax: Float) {
+    private static func signedMax(_ x: UnsafePointer<Float>, count n: Int) -> (
+        max: Float, amax: Float
+    ) {
         var amax: Float = 0
         var max: Float = 0
         for i in 0..<n where abs(x[i]) > amax {
@@ -29,7 +31,8 @@ enum KQuantSearch {
     ///
     /// Same as `make_qx_quants(n, nmax, x, L, rmse_type = 1, qw = NULL)` in ggml-quants.c (used by Q6_K).
     static func symmetricLevels(
-        _ x: UnsafePointer<Float>, count n: Int, nmax: Int32, into levels: UnsafeMutablePointer<UInt8>
+        _ x: UnsafePointer<Float>, count n: Int, nmax: Int32,
+        into levels: UnsafeMutablePointer<UInt8>
     ) -> Float {
         let (max, amax) = signedMax(x, count: n)
         if amax < groupMaxEpsilon {
@@ -74,7 +77,8 @@ enum KQuantSearch {
     ///
     /// Same as `make_q3_quants(n, nmax, x, L, do_rmse = true)` in ggml-quants.c (used by Q3_K).
     static func iterativeLevels(
-        _ x: UnsafePointer<Float>, count n: Int, nmax: Int32, into levels: UnsafeMutablePointer<UInt8>
+        _ x: UnsafePointer<Float>, count n: Int, nmax: Int32,
+        into levels: UnsafeMutablePointer<UInt8>
     ) -> Float {
         let (max, amax) = signedMax(x, count: n)
         if amax < groupMaxEpsilon {
@@ -100,7 +104,8 @@ enum KQuantSearch {
                     var slx = sumlx - w * x[i] * Float(signed[i])
                     guard slx > 0 else { continue }
                     var sl2 = suml2 - w * Float(signed[i]) * Float(signed[i])
-                    let candidate = clamp(GGMLRounding.nearestInt(x[i] * sl2 / slx), -nmax, nmax - 1)
+                    let candidate = clamp(
+                        GGMLRounding.nearestInt(x[i] * sl2 / slx), -nmax, nmax - 1)
                     guard candidate != signed[i] else { continue }
                     slx += w * x[i] * Float(candidate)
                     sl2 += w * Float(candidate) * Float(candidate)
@@ -136,7 +141,8 @@ enum KQuantSearch {
     ///
     /// Same as `make_qkx2_quants` in ggml-quants.c (used by Q2_K, Q4_K, Q5_K); `aux` is scratch of `n` bytes.
     static func affineLevels(
-        _ x: UnsafePointer<Float>, weights: UnsafePointer<Float>, count n: Int, search: AffineSearch,
+        _ x: UnsafePointer<Float>, weights: UnsafePointer<Float>, count n: Int,
+        search: AffineSearch,
         into levels: UnsafeMutablePointer<UInt8>, scratch aux: UnsafeMutablePointer<UInt8>
     ) -> (scale: Float, offset: Float) {
         let nmax = search.nmax
@@ -211,7 +217,8 @@ enum KQuantSearch {
     /// (`if (!d) continue;` — a NaN `d` is not skipped, as in C).
     @inline(__always)
     static func requantize(
-        _ x: UnsafePointer<Float>, count n: Int, d: Float, dm: Float, low: Int32, high: Int32, bias: Int32,
+        _ x: UnsafePointer<Float>, count n: Int, d: Float, dm: Float, low: Int32, high: Int32,
+        bias: Int32,
         into levels: UnsafeMutablePointer<UInt8>
     ) {
         if d == 0 { return }

@@ -91,7 +91,9 @@ enum LegacyBlock {
 
     /// Runs `body(j, lowLevel, highLevel)` with the 5-bit levels of elements j and j + 16 (nibble plus `qh` bit).
     @inline(__always)
-    static func forEachFiveBitPair(_ qs: UnsafeRawPointer, qh: UInt32, _ body: (Int, Int32, Int32) -> Void) {
+    static func forEachFiveBitPair(
+        _ qs: UnsafeRawPointer, qh: UInt32, _ body: (Int, Int32, Int32) -> Void
+    ) {
         for j in 0..<size / 2 {
             let byte = qs.byte(at: j)
             let high0 = Int32((qh &>> UInt32(j)) & 1) &<< 4

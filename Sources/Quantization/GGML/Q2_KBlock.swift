@@ -35,27 +35,32 @@ enum Q2_KBlock: GGMLBlockEncoding {
     static func quantize(block x: UnsafePointer<Float>, into block: UnsafeMutableRawPointer) {
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 48) { floats in
             withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 256 + 16) { bytes in
-                guard let weights = floats.baseAddress, let levels = bytes.baseAddress else { return }
+                guard let weights = floats.baseAddress, let levels = bytes.baseAddress else {
+                    return
+                }
                 let scales = weights + 16
                 let mins = weights + 32
-                let search = KQuantSearch.AffineSearch(nmax: 3, rmin: -0.5, rdelta: 0.1, steps: 15, absoluteError: true)
+                let search = KQuantSearch.AffineSearch(
+                    nmax: 3, rmin: -0.5, rdelta: 0.1, steps: 15, absoluteError: true)
                 var maxScale: Float = 0
                 var maxMin: Float = 0
                 for j in 0..<16 {
                     for l in 0..<16 { weights[l] = abs(x[16 * j + l]) }
                     (scales[j], mins[j]) = KQuantSearch.affineLevels(
-                        x + 16 * j, weights: weights, count: 16, search: search, into: levels + 16 * j,
+                        x + 16 * j, weights: weights, count: 16, search: search,
+                        into: levels + 16 * j,
                         scratch: levels + 256)
                     if scales[j] > maxScale { maxScale = scales[j] }
                     if mins[j] > maxMin { maxMin = mins[j] }
                 }
                 storeScales(scales, mins, maxScale: maxScale, maxMin: maxMin, into: block)
-                let d = UnsafeRawPointer(block).f16(at: 80)
-                let dmin = UnsafeRawPointer(block).f16(at: 82)
+                let d = block.f16(at: 80)
+                let dmin = block.f16(at: 82)
                 for j in 0..<16 {
-                    let sc = UnsafeRawPointer(block).byte(at: j)
+                    let sc = block.byte(at: j)
                     KQuantSearch.requantize(
-                        x + 16 * j, count: 16, d: d * Float(sc & 0xF), dm: dmin * Float(sc >> 4), low: 0, high: 3,
+                        x + 16 * j, count: 16, d: d * Float(sc & 0xF), dm: dmin * Float(sc >> 4),
+                        low: 0, high: 3,
                         bias: 0, into: levels + 16 * j)
                 }
                 KQuantPacking.packTwoBitLevels(levels, into: block + 16)
@@ -65,13 +70,15 @@ enum Q2_KBlock: GGMLBlockEncoding {
 
     /// Rounds the 16 scales and mins to 4 bits against their maxima and stores them with `d` and `dmin`.
     private static func storeScales(
-        _ scales: UnsafePointer<Float>, _ mins: UnsafePointer<Float>, maxScale: Float, maxMin: Float,
+        _ scales: UnsafePointer<Float>, _ mins: UnsafePointer<Float>, maxScale: Float,
+        maxMin: Float,
         into block: UnsafeMutableRawPointer
     ) {
         if maxScale > 0 {
             let iscale = 15 / maxScale
             for j in 0..<16 {
-                block.storeByte(UInt8(truncatingIfNeeded: GGMLRounding.nearestInt(iscale * scales[j])), at: j)
+                block.storeByte(
+                    UInt8(truncatingIfNeeded: GGMLRounding.nearestInt(iscale * scales[j])), at: j)
             }
             block.storeF16(maxScale / 15, at: 80)
         } else {
@@ -82,8 +89,7 @@ enum Q2_KBlock: GGMLBlockEncoding {
             let iscale = 15 / maxMin
             for j in 0..<16 {
                 let l = GGMLRounding.nearestInt(iscale * mins[j])
-                let merged = Int32(UnsafeRawPointer(block).byte(at: j)) | (l << 4)
-                block.storeByte(UInt8(truncatingIfNeeded: merged), at: j)
+                block.orByte(UInt8(truncatingIfNeeded: l << 4), at: j)
             }
             block.storeF16(maxMin / 15, at: 82)
         } else {

@@ -47,18 +47,21 @@ enum Q3_KBlock: GGMLBlockEncoding {
     static func quantize(block x: UnsafePointer<Float>, into block: UnsafeMutableRawPointer) {
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 16) { floats in
             withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 256) { bytes in
-                guard let scales = floats.baseAddress, let levels = bytes.baseAddress else { return }
+                guard let scales = floats.baseAddress, let levels = bytes.baseAddress else {
+                    return
+                }
                 var maxScale: Float = 0
                 var amax: Float = 0
                 for j in 0..<16 {
-                    scales[j] = KQuantSearch.iterativeLevels(x + 16 * j, count: 16, nmax: 4, into: levels + 16 * j)
+                    scales[j] = KQuantSearch.iterativeLevels(
+                        x + 16 * j, count: 16, nmax: 4, into: levels + 16 * j)
                     if abs(scales[j]) > amax {
                         amax = abs(scales[j])
                         maxScale = scales[j]
                     }
                 }
                 storeScales(scales, maxScale: maxScale, into: block)
-                let d = UnsafeRawPointer(block).f16(at: 108)
+                let d = block.f16(at: 108)
                 for j in 0..<16 {
                     let sc = scale(j, block + 96) - 32
                     KQuantSearch.requantize(
@@ -68,7 +71,7 @@ enum Q3_KBlock: GGMLBlockEncoding {
                 for m in 0..<32 { block.storeByte(0, at: m) }
                 for j in 0..<256 where levels[j] > 3 {
                     let m = j % 32
-                    block.storeByte(UnsafeRawPointer(block).byte(at: m) | UInt8(1) << UInt8(j / 32), at: m)
+                    block.orByte(UInt8(1) << UInt8(j / 32), at: m)
                     levels[j] -= 4
                 }
                 KQuantPacking.packTwoBitLevels(levels, into: block + 32)
@@ -77,7 +80,9 @@ enum Q3_KBlock: GGMLBlockEncoding {
     }
 
     /// Rounds the 16 signed scales to 6 bits against the largest-magnitude one and stores them with `d`.
-    private static func storeScales(_ scales: UnsafePointer<Float>, maxScale: Float, into block: UnsafeMutableRawPointer) {
+    private static func storeScales(
+        _ scales: UnsafePointer<Float>, maxScale: Float, into block: UnsafeMutableRawPointer
+    ) {
         let packed = block + 96
         for i in 0..<12 { packed.storeByte(0, at: i) }
         guard maxScale != 0 else {
@@ -91,10 +96,10 @@ enum Q3_KBlock: GGMLBlockEncoding {
             if j < 8 {
                 packed.storeByte(l & 0xF, at: j)
             } else {
-                packed.storeByte(UnsafeRawPointer(packed).byte(at: j - 8) | (l & 0xF) << 4, at: j - 8)
+                packed.orByte((l & 0xF) << 4, at: j - 8)
             }
             let slot = 8 + j % 4
-            packed.storeByte(UnsafeRawPointer(packed).byte(at: slot) | (l >> 4) << UInt8(2 * (j / 4)), at: slot)
+            packed.orByte((l >> 4) << UInt8(2 * (j / 4)), at: slot)
         }
         block.storeF16(1 / iscale, at: 108)
     }

@@ -35,7 +35,8 @@ enum Q4_KBlock: GGMLBlockEncoding {
     static func quantize(block x: UnsafePointer<Float>, into block: UnsafeMutableRawPointer) {
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 256) { bytes in
             guard let levels = bytes.baseAddress else { return }
-            let search = KQuantSearch.AffineSearch(nmax: 15, rmin: -1, rdelta: 0.1, steps: 20, absoluteError: false)
+            let search = KQuantSearch.AffineSearch(
+                nmax: 15, rmin: -1, rdelta: 0.1, steps: 20, absoluteError: false)
             KQuantPacking.quantizeScaleMinBlock(x, search: search, into: block, levels: levels)
             for pair in 0..<4 {
                 let l = levels + 64 * pair

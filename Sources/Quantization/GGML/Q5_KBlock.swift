@@ -39,7 +39,8 @@ enum Q5_KBlock: GGMLBlockEncoding {
     static func quantize(block x: UnsafePointer<Float>, into block: UnsafeMutableRawPointer) {
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 256) { bytes in
             guard let levels = bytes.baseAddress else { return }
-            let search = KQuantSearch.AffineSearch(nmax: 31, rmin: -0.5, rdelta: 0.1, steps: 15, absoluteError: false)
+            let search = KQuantSearch.AffineSearch(
+                nmax: 31, rmin: -0.5, rdelta: 0.1, steps: 15, absoluteError: false)
             KQuantPacking.quantizeScaleMinBlock(x, search: search, into: block, levels: levels)
             for j in 0..<32 { block.storeByte(0, at: 16 + j) }
             for pair in 0..<4 {
@@ -47,7 +48,7 @@ enum Q5_KBlock: GGMLBlockEncoding {
                 let bit1 = UInt8(1) << UInt8(2 * pair)
                 let bit2 = UInt8(2) << UInt8(2 * pair)
                 for i in 0..<32 {
-                    var high = UnsafeRawPointer(block).byte(at: 16 + i)
+                    var high = block.byte(at: 16 + i)
                     if l[i] > 15 { high |= bit1 }
                     if l[i + 32] > 15 { high |= bit2 }
                     block.storeByte(high, at: 16 + i)

@@ -39,11 +39,14 @@ enum Q6_KBlock: GGMLBlockEncoding {
     static func quantize(block x: UnsafePointer<Float>, into block: UnsafeMutableRawPointer) {
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 16) { floats in
             withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 256) { bytes in
-                guard let scales = floats.baseAddress, let levels = bytes.baseAddress else { return }
+                guard let scales = floats.baseAddress, let levels = bytes.baseAddress else {
+                    return
+                }
                 var maxScale: Float = 0
                 var maxAbsScale: Float = 0
                 for j in 0..<16 {
-                    scales[j] = KQuantSearch.symmetricLevels(x + 16 * j, count: 16, nmax: 32, into: levels + 16 * j)
+                    scales[j] = KQuantSearch.symmetricLevels(
+                        x + 16 * j, count: 16, nmax: 32, into: levels + 16 * j)
                     if abs(scales[j]) > maxAbsScale {
                         maxAbsScale = abs(scales[j])
                         maxScale = scales[j]
@@ -59,11 +62,12 @@ enum Q6_KBlock: GGMLBlockEncoding {
                     let rounded = min(127, GGMLRounding.nearestInt(iscale * scales[j]))
                     block.storeByte(UInt8(truncatingIfNeeded: rounded), at: 192 + j)
                 }
-                let d = UnsafeRawPointer(block).f16(at: 208)
+                let d = block.f16(at: 208)
                 for j in 0..<16 {
-                    let sc = Int8(bitPattern: UnsafeRawPointer(block).byte(at: 192 + j))
+                    let sc = Int8(bitPattern: block.byte(at: 192 + j))
                     KQuantSearch.requantize(
-                        x + 16 * j, count: 16, d: d * Float(sc), dm: 0, low: -32, high: 31, bias: 32,
+                        x + 16 * j, count: 16, d: d * Float(sc), dm: 0, low: -32, high: 31,
+                        bias: 32,
                         into: levels + 16 * j)
                 }
                 pack(levels, into: block)
@@ -78,7 +82,9 @@ enum Q6_KBlock: GGMLBlockEncoding {
             for i in 0..<32 {
                 block.storeByte((l[i] & 0xF) | (l[i + 64] & 0xF) << 4, at: 64 * half + i)
                 block.storeByte((l[i + 32] & 0xF) | (l[i + 96] & 0xF) << 4, at: 64 * half + 32 + i)
-                let high = (l[i] >> 4) | (l[i + 32] >> 4) << 2 | (l[i + 64] >> 4) << 4 | (l[i + 96] >> 4) << 6
+                let high =
+                    (l[i] >> 4) | (l[i + 32] >> 4) << 2 | (l[i + 64] >> 4) << 4 | (l[i + 96] >> 4)
+                    << 6
                 block.storeByte(high, at: 128 + 32 * half + i)
             }
         }

@@ -38,7 +38,9 @@ struct GGMLVectors {
 
     /// Decodes an index file, or nil when it is missing or malformed (a test checks that both load).
     static func index(_ name: String) -> Index? {
-        guard let data = try? Data(contentsOf: directory.appendingPathComponent(name)) else { return nil }
+        guard let data = try? Data(contentsOf: directory.appendingPathComponent(name)) else {
+            return nil
+        }
         return try? JSONDecoder().decode(Index.self, from: data)
     }
 
@@ -51,8 +53,11 @@ struct GGMLVectors {
     static func bytes(_ name: String, in index: Index) throws -> [UInt8] {
         let record = try #require(index.files[name], "\(name) is not listed in the index")
         let bytes = [UInt8](try Data(contentsOf: directory.appendingPathComponent(name)))
-        try #require(bytes.count == record.bytes, "\(name): \(bytes.count) bytes, index says \(record.bytes)")
-        try #require(SHA256.hexDigest(bytes) == record.sha256, "\(name): SHA-256 differs from the index")
+        try #require(
+            bytes.count == record.bytes, "\(name): \(bytes.count) bytes, index says \(record.bytes)"
+        )
+        try #require(
+            SHA256.hexDigest(bytes) == record.sha256, "\(name): SHA-256 differs from the index")
         return bytes
     }
 
@@ -60,7 +65,9 @@ struct GGMLVectors {
     static func floats(_ name: String, in index: Index) throws -> [Float] {
         let raw = try bytes(name, in: index)
         return stride(from: 0, to: raw.count, by: 4).map { i in
-            Float(bitPattern: UInt32(raw[i]) | UInt32(raw[i + 1]) << 8 | UInt32(raw[i + 2]) << 16 | UInt32(raw[i + 3]) << 24)
+            Float(
+                bitPattern: UInt32(raw[i]) | UInt32(raw[i + 1]) << 8 | UInt32(raw[i + 2]) << 16
+                    | UInt32(raw[i + 3]) << 24)
         }
     }
 }
@@ -76,7 +83,10 @@ struct BlockMismatch: CustomStringConvertible {
         var count = 0
         var first: Int?
         blocks = expected.count / stride
-        for block in 0..<blocks where actual[block * stride..<(block + 1) * stride] != expected[block * stride..<(block + 1) * stride] {
+        for block in 0..<blocks
+        where actual[block * stride..<(block + 1) * stride]
+            != expected[block * stride..<(block + 1) * stride]
+        {
             count += 1
             if first == nil { first = block }
         }
