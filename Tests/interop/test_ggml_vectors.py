@@ -42,7 +42,7 @@ def test_ggml_c_vectors_decode_close_to_their_input() -> None:
     """gguf-py decodes the C-quantized blocks to within a type-dependent error of quant-input.f32."""
     bounds = {"Q2_K": 0.45, "Q3_K": 0.22, "Q4_K": 0.11, "Q5_K": 0.06, "Q6_K": 0.03, "IQ4_NL": 0.11}
     index = json.loads((VECTORS / "ggml-c.json").read_text())
-    for case in index["quantize"]:
+    for case in (c for c in index["quantize"] if c["input"] == "quant-input.f32"):
         x = np.frombuffer((VECTORS / case["input"]).read_bytes(), dtype=np.float32).reshape(24, 256)
         blocks = np.frombuffer((VECTORS / case["expected"]).read_bytes(), dtype=np.uint8)
         y = dequantize(blocks, GGMLQuantizationType[case["type"]]).reshape(24, 256)
