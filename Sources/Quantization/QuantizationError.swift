@@ -12,6 +12,7 @@ public enum QuantizationError: Error, Equatable, Sendable, CustomStringConvertib
     /// The input to a block quantizer holds a NaN or an infinity at element `index`.
     case nonFiniteValue(index: Int, type: GGMLType)
 
+    /// A short lowercase message naming the ggml type and the broken rule.
     public var description: String {
         switch self {
         case .unsupportedType(let type):

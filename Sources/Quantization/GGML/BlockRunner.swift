@@ -31,6 +31,7 @@ enum BlockRunner {
         _ format: F.Type, _ source: UnsafeRawPointer, into destination: UnsafeMutablePointer<Float>,
         blockCount: Int
     ) {
+        assert(F.matchesTypeTable, "\(F.self) disagrees with GGMLType's geometry")
         // Chunks write disjoint ranges of the destination.
         nonisolated(unsafe) let source = source
         nonisolated(unsafe) let destination = destination
@@ -51,6 +52,7 @@ enum BlockRunner {
         _ format: F.Type, _ source: UnsafePointer<Float>, into destination: UnsafeMutableRawPointer,
         blockCount: Int
     ) -> Int? {
+        assert(F.matchesTypeTable, "\(F.self) disagrees with GGMLType's geometry")
         let blocksPerChunk = max(1, elementsPerChunk / F.blockSize)
         let chunkCount = (blockCount + blocksPerChunk - 1) / blocksPerChunk
         var firstBad = [Int](repeating: Int.max, count: chunkCount)

@@ -23,6 +23,11 @@ protocol GGMLBlockEncoding: GGMLBlockDecoding {
     static func quantize(block values: UnsafePointer<Float>, into block: UnsafeMutableRawPointer)
 }
 
+extension GGMLBlockDecoding {
+    /// True when the format's constants agree with ``GGMLType``'s geometry table (asserted before each run).
+    static var matchesTypeTable: Bool { blockSize == type.blockSize && typeSize == type.typeSize }
+}
+
 extension GGMLBlockEncoding {
     static var requiresFiniteInput: Bool { true }
 }

@@ -73,7 +73,7 @@ enum NonLinearSearch {
             amax = abs(x[j])
             max = x[j]
         }
-        if amax < 1e-15 { return 0 }  // GROUP_MAX_EPS
+        if amax < KQuantSearch.groupMaxEpsilon { return 0 }
         let first = Float(grid[0])
         // ntry > 0: d = -max/values[0]
         let d0 = -max / first

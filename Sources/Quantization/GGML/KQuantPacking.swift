@@ -2,9 +2,6 @@
 
 /// Bit layouts shared by the 256-element K-quant super-blocks (ggml-common.h `block_q*_K`).
 enum KQuantPacking {
-    /// Elements per super-block (`QK_K`).
-    static let superBlockSize = 256
-
     /// Packs 256 two-bit levels into 64 bytes: byte `32·h + l` holds elements `128·h + l + 32·s` at bit `2·s`.
     ///
     /// The `qs` layout of Q2_K and Q3_K (`quantize_row_q2_K_ref`, `quantize_row_q3_K_ref`).
