@@ -1,0 +1,230 @@
+// SPDX-License-Identifier: Apache-2.0
+
+/// The per-sub-block scale searches of ggml's reference K-quant quantizers (no importance matrix).
+///
+/// Every expression keeps ggml's operand order and float rounding: these are ports of `make_qx_quants`,
+/// `make_q3_quants` and `make_qkx2_quants` in ggml-quants.c, compiled there without FMA contraction.
+enum KQuantSearch {
+    /// ggml's `GROUP_MAX_EPS`: sub-blocks whose largest magnitude is below it are stored as zeros.
+    static let groupMaxEpsilon: Float = 1e-15
+
+    @inline(__always)
+    private static func clamp(_ value: Int32, _ low: Int32, _ high: Int32) -> Int32 {
+        Swift.max(low, Swift.min(high, value))
+    }
+
+    /// The value with the largest magnitude (first on ties) and that magnitude.
+    @inline(__always)
+    private static func signedMax(_ x: UnsafePointer<Float>, count n: Int) -> (
+        max: Float, amax: Float
+    ) {
+        var amax: Float = 0
+        var max: Float = 0
+        for i in 0..<n where abs(x[i]) > amax {
+            amax = abs(x[i])
+            max = x[i]
+        }
+        return (max, amax)
+    }
+
+    /// Symmetric levels `L[i] ∈ 0..<2·nmax` with weights x², trying 18 nudged scales; returns the scale.
+    ///
+    /// Same as `make_qx_quants(n, nmax, x, L, rmse_type = 1, qw = NULL)` in ggml-quants.c (used by Q6_K).
+    static func symmetricLevels(
+        _ x: UnsafePointer<Float>, count n: Int, nmax: Int32,
+        into levels: UnsafeMutablePointer<UInt8>
+    ) -> Float {
+        let (max, amax) = signedMax(x, count: n)
+        if amax < groupMaxEpsilon {
+            levels.update(repeating: 0, count: n)
+            return 0
+        }
+        func sums(_ iscale: Float) -> (Float, Float) {
+            var sumlx: Float = 0
+            var suml2: Float = 0
+            for i in 0..<n {
+                let l = Float(clamp(GGMLRounding.nearestInt(iscale * x[i]), -nmax, nmax - 1))
+                let w = x[i] * x[i]
+                sumlx += w * x[i] * l
+                suml2 += w * l * l
+            }
+            return (sumlx, suml2)
+        }
+        func store(_ iscale: Float) {
+            for i in 0..<n {
+                let l = clamp(GGMLRounding.nearestInt(iscale * x[i]), -nmax, nmax - 1)
+                levels[i] = UInt8(truncatingIfNeeded: l + nmax)
+            }
+        }
+        var iscale = Float(-nmax) / max
+        store(iscale)
+        var (sumlx, suml2) = sums(iscale)
+        var scale: Float = suml2 != 0 ? sumlx / suml2 : 0
+        var best = scale * sumlx
+        for step in -9...9 where step != 0 {
+            iscale = -(Float(nmax) + 0.1 * Float(step)) / max
+            (sumlx, suml2) = sums(iscale)
+            if suml2 > 0 && sumlx * sumlx > best * suml2 {
+                store(iscale)
+                scale = sumlx / suml2
+                best = scale * sumlx
+            }
+        }
+        return scale
+    }
+
+    /// Symmetric 3-bit levels `L[i] ∈ 0..<2·nmax`, refined one element at a time; returns the scale.
+    ///
+    /// Same as `make_q3_quants(n, nmax, x, L, do_rmse = true)` in ggml-quants.c (used by Q3_K).
+    static func iterativeLevels(
+        _ x: UnsafePointer<Float>, count n: Int, nmax: Int32,
+        into levels: UnsafeMutablePointer<UInt8>
+    ) -> Float {
+        let (max, amax) = signedMax(x, count: n)
+        if amax < groupMaxEpsilon {
+            levels.update(repeating: 0, count: n)
+            return 0
+        }
+        return withUnsafeTemporaryAllocation(of: Int32.self, capacity: n) { buffer -> Float in
+            guard let signed = buffer.baseAddress else { return 0 }
+            let iscale = Float(-nmax) / max
+            var sumlx: Float = 0
+            var suml2: Float = 0
+            for i in 0..<n {
+                let l = clamp(GGMLRounding.nearestInt(iscale * x[i]), -nmax, nmax - 1)
+                signed[i] = l
+                let w = x[i] * x[i]
+                sumlx += w * x[i] * Float(l)
+                suml2 += w * Float(l) * Float(l)
+            }
+            for _ in 0..<5 {
+                var changed = 0
+                for i in 0..<n {
+                    let w = x[i] * x[i]
+                    var slx = sumlx - w * x[i] * Float(signed[i])
+                    guard slx > 0 else { continue }
+                    var sl2 = suml2 - w * Float(signed[i]) * Float(signed[i])
+                    let candidate = clamp(
+                        GGMLRounding.nearestInt(x[i] * sl2 / slx), -nmax, nmax - 1)
+                    guard candidate != signed[i] else { continue }
+                    slx += w * x[i] * Float(candidate)
+                    sl2 += w * Float(candidate) * Float(candidate)
+                    if sl2 > 0 && slx * slx * suml2 > sumlx * sumlx * sl2 {
+                        signed[i] = candidate
+                        sumlx = slx
+                        suml2 = sl2
+                        changed += 1
+                    }
+                }
+                if changed == 0 { break }
+            }
+            for i in 0..<n { levels[i] = UInt8(truncatingIfNeeded: signed[i] + nmax) }
+            return suml2 > 0 ? sumlx / suml2 : 0
+        }
+    }
+
+    /// The parameters of one `make_qkx2_quants` search.
+    struct AffineSearch {
+        /// Largest level (3, 15 or 31).
+        var nmax: Int32
+        /// First trial offset added to `nmax` (`rmin`).
+        var rmin: Float
+        /// Trial step (`rdelta`).
+        var rdelta: Float
+        /// Number of trial steps after the first (`nstep`, at least 1 here).
+        var steps: Int
+        /// Minimise absolute instead of squared error (`use_mad`).
+        var absoluteError: Bool
+    }
+
+    /// Affine levels `L[i] ∈ 0...nmax` with value ≈ scale·L − offset; returns `(scale, offset)` with offset ≥ 0.
+    ///
+    /// Same as `make_qkx2_quants` in ggml-quants.c (used by Q2_K, Q4_K, Q5_K); `aux` is scratch of `n` bytes.
+    static func affineLevels(
+        _ x: UnsafePointer<Float>, weights: UnsafePointer<Float>, count n: Int,
+        search: AffineSearch,
+        into levels: UnsafeMutablePointer<UInt8>, scratch aux: UnsafeMutablePointer<UInt8>
+    ) -> (scale: Float, offset: Float) {
+        let nmax = search.nmax
+        var min = x[0]
+        var max = x[0]
+        var sumW = weights[0]
+        var sumX = sumW * x[0]
+        for i in 1..<n {
+            if x[i] < min { min = x[i] }
+            if x[i] > max { max = x[i] }
+            let w = weights[i]
+            sumW += w
+            sumX += w * x[i]
+        }
+        if min > 0 { min = 0 }
+        if max == min {
+            levels.update(repeating: 0, count: n)
+            return (0, -min)
+        }
+        func error(_ scale: Float, _ offset: Float, _ l: UnsafeMutablePointer<UInt8>) -> Float {
+            var total: Float = 0
+            for i in 0..<n {
+                var diff = scale * Float(l[i]) + offset - x[i]
+                diff = search.absoluteError ? abs(diff) : diff * diff
+                total += weights[i] * diff
+            }
+            return total
+        }
+        var iscale = Float(nmax) / (max - min)
+        var scale = 1 / iscale
+        for i in 0..<n {
+            let l = GGMLRounding.nearestInt(iscale * (x[i] - min))
+            levels[i] = UInt8(truncatingIfNeeded: clamp(l, 0, nmax))
+        }
+        var bestError = error(scale, min, levels)
+        for step in 0...search.steps {
+            iscale = (search.rmin + search.rdelta * Float(step) + Float(nmax)) / (max - min)
+            var sumL: Float = 0
+            var sumL2: Float = 0
+            var sumXL: Float = 0
+            for i in 0..<n {
+                let l = clamp(GGMLRounding.nearestInt(iscale * (x[i] - min)), 0, nmax)
+                aux[i] = UInt8(truncatingIfNeeded: l)
+                let w = weights[i]
+                let lf = Float(l)
+                sumL += w * lf
+                sumL2 += w * lf * lf
+                sumXL += w * lf * x[i]
+            }
+            let determinant = sumW * sumL2 - sumL * sumL
+            guard determinant > 0 else { continue }
+            var thisScale = (sumW * sumXL - sumX * sumL) / determinant
+            var thisMin = (sumL2 * sumX - sumL * sumXL) / determinant
+            if thisMin > 0 {
+                thisMin = 0
+                thisScale = sumXL / sumL2
+            }
+            let currentError = error(thisScale, thisMin, aux)
+            if currentError < bestError {
+                levels.update(from: aux, count: n)
+                bestError = currentError
+                scale = thisScale
+                min = thisMin
+            }
+        }
+        return (scale, -min)
+    }
+
+    /// Re-derives levels from the stored (f16-rounded) scale: `l = clamp(nearest_int((x + dm)/d), low, high)`.
+    ///
+    /// The final pass of every `quantize_row_q*_K_ref`; leaves `levels` untouched when `d == 0`
+    /// (`if (!d) continue;` — a NaN `d` is not skipped, as in C).
+    @inline(__always)
+    static func requantize(
+        _ x: UnsafePointer<Float>, count n: Int, d: Float, dm: Float, low: Int32, high: Int32,
+        bias: Int32,
+        into levels: UnsafeMutablePointer<UInt8>
+    ) {
+        if d == 0 { return }
+        for i in 0..<n {
+            let l = clamp(GGMLRounding.nearestInt((x[i] + dm) / d), low, high)
+            levels[i] = UInt8(truncatingIfNeeded: l + bias)
+        }
+    }
+}
