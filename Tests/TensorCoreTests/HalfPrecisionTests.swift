@@ -80,3 +80,49 @@ struct ShapeTests {
         #expect(DType.bf16.byteSize == 2 && DType.f32.alignmentRank > DType.bf16.alignmentRank)
     }
 }
+
+@Suite("HalfPrecision vectorized buffers")
+struct HalfPrecisionBufferTests {
+    /// Every binary16 pattern, then the buffer converters, compared lane by lane with the scalar reference.
+    @Test("eight-lane F16/BF16 → F32 conversions equal the scalar functions for every 16-bit pattern")
+    func halvesToFloat() {
+        let halves = (0...UInt16.max).map { $0 }
+        var f16 = [Float](repeating: 0, count: halves.count)
+        var bf16 = [Float](repeating: 0, count: halves.count)
+        halves.withUnsafeBufferPointer { source in
+            f16.withUnsafeMutableBufferPointer { HalfPrecision.convertF16ToFloat(source, into: $0) }
+            bf16.withUnsafeMutableBufferPointer { HalfPrecision.convertBF16ToFloat(source, into: $0) }
+        }
+        for (i, bits) in halves.enumerated() {
+            #expect(f16[i].bitPattern == HalfPrecision.float(fromF16: bits).bitPattern, "f16 \(bits)")
+            #expect(bf16[i].bitPattern == HalfPrecision.float(fromBF16: bits).bitPattern, "bf16 \(bits)")
+        }
+    }
+
+    @Test("eight-lane F32 → F16/BF16 conversions equal the scalar functions on random, special and tail inputs")
+    func floatsToHalves() {
+        var rng = SplitMix64(seed: 11)
+        var floats: [Float] = [0, -0, .infinity, -.infinity, .nan, Float(bitPattern: 0x7F80_0001),
+                               Float(bitPattern: 0xFFC1_2345), 65504, 65520, 65519.996, 6.1035156e-05,
+                               6.1035153e-05, 2.9802322e-08, 2.9802326e-08, 1e-30, .greatestFiniteMagnitude]
+        for _ in 0..<500_000 {
+            floats.append(Float(bitPattern: UInt32(truncatingIfNeeded: rng.next())))
+            floats.append(Float(bitPattern: UInt32(truncatingIfNeeded: rng.next()) & 0x8FFF_FFFF | 0x3000_0000))
+        }
+        floats.append(1.5)  // odd count exercises the scalar tail
+        var f16 = [UInt16](repeating: 0, count: floats.count)
+        var bf16 = [UInt16](repeating: 0, count: floats.count)
+        floats.withUnsafeBufferPointer { source in
+            f16.withUnsafeMutableBufferPointer { HalfPrecision.convertFloatToF16(source, into: $0) }
+            bf16.withUnsafeMutableBufferPointer { HalfPrecision.convertFloatToBF16(source, into: $0) }
+        }
+        var f16Mismatches = 0
+        var bf16Mismatches = 0
+        for (i, value) in floats.enumerated() {
+            if f16[i] != HalfPrecision.f16Bits(from: value) { f16Mismatches += 1 }
+            if bf16[i] != HalfPrecision.bf16Bits(from: value) { bf16Mismatches += 1 }
+        }
+        #expect(f16Mismatches == 0)
+        #expect(bf16Mismatches == 0)
+    }
+}
