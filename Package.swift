@@ -24,10 +24,16 @@ let package = Package(
         .target(name: "Quantization", dependencies: ["TensorCore"]),
         // Dense linear algebra over OpenBLAS.
         .target(name: "LinearAlgebra", dependencies: ["COpenBLAS", "TensorCore"]),
-        // Pipeline used by the CLI and the tests: inspect, convert, ...
+        // Byte-level BPE tokenizers (HF tokenizer.json and GGUF tokenizer.ggml.*), no file I/O.
+        .target(name: "Tokenizers", dependencies: ["TensorCore"]),
+        // llama-family forward pass on CPU (F32, OpenBLAS GEMM), activation observers.
+        .target(name: "Transformer", dependencies: ["TensorCore", "LinearAlgebra"]),
+        // Pipeline used by the CLI and the tests: inspect, convert, quantize, eval, ...
         .target(
             name: "QuailKit",
-            dependencies: ["TensorCore", "SafeTensors", "GGUF", "Quantization", "LinearAlgebra"]),
+            dependencies: [
+                "TensorCore", "SafeTensors", "GGUF", "Quantization", "LinearAlgebra", "Tokenizers", "Transformer",
+            ]),
         .executableTarget(
             name: "quail",
             dependencies: [
@@ -38,6 +44,8 @@ let package = Package(
         .testTarget(name: "GGUFTests", dependencies: ["GGUF", "TensorCore"]),
         .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "TensorCore"]),
         .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra"]),
+        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TensorCore"]),
+        .testTarget(name: "TransformerTests", dependencies: ["Transformer", "LinearAlgebra", "TensorCore"]),
         .testTarget(name: "QuailKitTests", dependencies: ["QuailKit", "TensorCore", "SafeTensors", "GGUF"]),
     ]
 )
