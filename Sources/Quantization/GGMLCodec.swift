@@ -26,8 +26,13 @@ public enum GGMLCodec {
         let blocks = try blockCount(elements: destination.count, bytes: bytes.count, type: type)
         guard blocks > 0, let source = bytes.baseAddress, let output = destination.baseAddress
         else { return }
+        let halves = UnsafeBufferPointer(
+            start: source.assumingMemoryBound(to: UInt16.self), count: destination.count)
+        let isHalfAligned = Int(bitPattern: source) % MemoryLayout<UInt16>.alignment == 0
         switch type {
         case .f32: BlockRunner.dequantize(F32Element.self, source, into: output, blockCount: blocks)
+        case .f16 where isHalfAligned: HalfPrecision.convertF16ToFloat(halves, into: destination)
+        case .bf16 where isHalfAligned: HalfPrecision.convertBF16ToFloat(halves, into: destination)
         case .f16: BlockRunner.dequantize(F16Element.self, source, into: output, blockCount: blocks)
         case .bf16:
             BlockRunner.dequantize(BF16Element.self, source, into: output, blockCount: blocks)
@@ -67,7 +72,16 @@ public enum GGMLCodec {
         guard blocks > 0, let input = source.baseAddress, let output = destination.baseAddress
         else { return }
         let bad: Int?
+        let halves = UnsafeMutableBufferPointer(
+            start: output.assumingMemoryBound(to: UInt16.self), count: source.count)
+        let isHalfAligned = Int(bitPattern: output) % MemoryLayout<UInt16>.alignment == 0
         switch type {
+        case .f16 where isHalfAligned:
+            HalfPrecision.convertFloatToF16(source, into: halves)
+            bad = nil
+        case .bf16 where isHalfAligned:
+            HalfPrecision.convertFloatToBF16(source, into: halves)
+            bad = nil
         case .f32:
             bad = BlockRunner.quantize(F32Element.self, input, into: output, blockCount: blocks)
         case .f16:
