@@ -44,6 +44,19 @@ public final class MappedFile: @unchecked Sendable {
     deinit {
         if let base = bytes.baseAddress { munmap(UnsafeMutableRawPointer(mutating: base), bytes.count) }
     }
+
+    /// Tells the kernel that the whole pages inside `region` (a view into some mapping) will not be needed soon,
+    /// so streaming through a large file keeps resident memory at about one tensor.
+    ///
+    /// The mapping stays valid: pages read again are loaded again from the file.
+    public static func releasePages(of region: UnsafeRawBufferPointer) {
+        guard let base = region.baseAddress, region.count > 0 else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = (Int(bitPattern: base) + page - 1) / page * page
+        let end = (Int(bitPattern: base) + region.count) / page * page
+        guard end > start, let pointer = UnsafeMutableRawPointer(bitPattern: start) else { return }
+        madvise(pointer, end - start, MADV_DONTNEED)
+    }
 }
 
 /// A failed system call on a named file.

@@ -46,6 +46,7 @@ struct PlannedTensor {
                 try stream.write(try TensorEncoding.convert(rows, count: count, from: sourceType, to: outputType))
             }
         }
+        MappedFile.releasePages(of: sourceBytes)
     }
 
     /// The cast this tensor undergoes, if its type changes.
