@@ -49,7 +49,7 @@ struct SafeTensorsHeader: Equatable {
         return SafeTensorsHeader(metadata: metadata, tensors: tensors)
     }
 
-    private static func decodeMetadata(_ value: JSONValue, file: String) throws(SafeTensorsError) -> [String: String]? {
+    private static func decodeMetadata(_ value: JSONNode, file: String) throws(SafeTensorsError) -> [String: String]? {
         switch value {
         case .null:
             return nil
@@ -68,16 +68,16 @@ struct SafeTensorsHeader: Equatable {
     }
 
     private static func decodeTensor(
-        named name: String, _ value: JSONValue, file: String
+        named name: String, _ value: JSONNode, file: String
     ) throws(SafeTensorsError) -> SafeTensorsTensorInfo {
         guard case .object(let members) = value else { throw .tensorEntryNotObject(file: file, tensor: name) }
-        func field(_ key: String) throws(SafeTensorsError) -> JSONValue {
+        func field(_ key: String) throws(SafeTensorsError) -> JSONNode {
             guard let member = members.first(where: { $0.key == key }) else {
                 throw .missingField(file: file, tensor: name, field: key)
             }
             return member.value
         }
-        func integers(_ key: String, _ value: JSONValue) throws(SafeTensorsError) -> [Int] {
+        func integers(_ key: String, _ value: JSONNode) throws(SafeTensorsError) -> [Int] {
             guard case .array(let items) = value else {
                 throw .invalidField(file: file, tensor: name, field: key, reason: "is not an array")
             }
@@ -121,7 +121,7 @@ struct SafeTensorsHeader: Equatable {
     }
 
     /// The value of a JSON number that is a non-negative integer literal no larger than ``maxInteger``.
-    private static func integerValue(_ value: JSONValue) -> Int? {
+    private static func integerValue(_ value: JSONNode) -> Int? {
         guard case .number(let text) = value,
               text.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }),
               text.utf8.count <= 16,  // 2^53 has 16 digits; longer literals never reach the conversion
@@ -131,7 +131,7 @@ struct SafeTensorsHeader: Equatable {
     }
 
     /// Why ``integerValue(_:)`` rejected `value`, for the error message.
-    private static func integerProblem(_ value: JSONValue) -> String {
+    private static func integerProblem(_ value: JSONNode) -> String {
         guard case .number(let text) = value else { return "has an element that is not a number" }
         if text.hasPrefix("-") { return "has a negative number \(text)" }
         if text.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }) { return "has a non-integer number \(text)" }
@@ -170,7 +170,7 @@ extension StrictJSON {
     /// offset of `bytes`, so reported offsets are file offsets.
     static func parseReporting(
         _ bytes: UnsafeRawBufferPointer, file: String, baseOffset: Int, isSafeTensorsHeader: Bool
-    ) throws(SafeTensorsError) -> JSONValue {
+    ) throws(SafeTensorsError) -> JSONNode {
         do {
             return try parse(bytes)
         } catch {

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+import TensorCore
 
 /// huggingface_hub's sharding conventions: how tensors are split, how shards are named, how the index looks.
 enum ShardPlan {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import Foundation
 import Quantization
+import TensorCore
 
 /// A JSON document with ordered objects, used to read HF side files (config.json, tokenizer.json) and to
 /// write them deterministically.
@@ -77,44 +78,33 @@ public indirect enum JSONValue: Equatable, Sendable {
     }
 }
 
-extension JSONValue: Decodable {
-    public init(from decoder: Decoder) throws {
-        if var array = try? decoder.unkeyedContainer() {
-            var items: [JSONValue] = []
-            while !array.isAtEnd { items.append(try array.decode(JSONValue.self)) }
-            self = .array(items)
-            return
+extension JSONValue {
+    /// Parses a JSON document strictly (RFC 8259, UTF-8, no duplicate keys, bounded nesting), keeping key order.
+    ///
+    /// Integral literals without a fraction or exponent become ``integer(_:)``; other numbers ``number(_:)``.
+    /// - Throws: ``StrictJSONError``.
+    public init(parsing data: Data) throws(StrictJSONError) {
+        let result = data.withUnsafeBytes { bytes in
+            Result { () throws(StrictJSONError) in try StrictJSON.parse(bytes) }
         }
-        if let object = try? decoder.container(keyedBy: AnyKey.self) {
-            let keys = object.allKeys.map(\.stringValue).sorted()
-            self = .object(
-                try keys.map { ($0, try object.decode(JSONValue.self, forKey: AnyKey(stringValue: $0))) })
-            return
-        }
-        let single = try decoder.singleValueContainer()
-        if single.decodeNil() {
-            self = .null
-        } else if let b = try? single.decode(Bool.self) {
-            self = .bool(b)
-        } else if let i = try? single.decode(Int.self) {
-            self = .integer(i)
-        } else if let d = try? single.decode(Double.self) {
-            self = .number(d)
-        } else {
-            self = .string(try single.decode(String.self))
-        }
+        self.init(try result.get())
     }
 
-    private struct AnyKey: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
-    }
-
-    /// Parses a JSON document. Object keys come back sorted (the source order is not kept).
-    public init(parsing data: Data) throws {
-        self = try JSONDecoder().decode(JSONValue.self, from: data)
+    /// Converts a parsed node.
+    public init(_ node: JSONNode) {
+        switch node {
+        case .null: self = .null
+        case .bool(let b): self = .bool(b)
+        case .number(let text):
+            if !text.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }), let int = Int(text) {
+                self = .integer(int)
+            } else {
+                self = .number(Double(text) ?? .nan)
+            }
+        case .string(let s): self = .string(s)
+        case .array(let items): self = .array(items.map(JSONValue.init))
+        case .object(let members): self = .object(members.map { ($0.key, JSONValue($0.value)) })
+        }
     }
 }
 
@@ -172,24 +162,8 @@ extension JSONValue {
     }
 
     private static func writeString(_ s: String, to out: inout String) {
-        out += "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            default:
-                if scalar.value < 0x20 {
-                    out += String(format: "\\u%04x", scalar.value)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        out += "\""
+        var bytes: [UInt8] = []
+        JSONText.appendString(s, to: &bytes, asciiOnly: false)
+        out += String(decoding: bytes, as: UTF8.self)
     }
 }

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 import Foundation
-@testable import SafeTensors
+import TensorCore
 import Testing
 
 @Suite("Strict JSON parser")
 struct StrictJSONTests {
-    private func parse(_ text: String) throws -> JSONValue {
+    private func parse(_ text: String) throws -> JSONNode {
         try Array(text.utf8).withUnsafeBytes { try StrictJSON.parse($0) }
     }
 

@@ -1,27 +1,45 @@
 // SPDX-License-Identifier: Apache-2.0
 
 /// A JSON value whose objects keep their members in document order.
-enum JSONValue: Equatable, Sendable {
+public enum JSONNode: Equatable, Sendable {
     case null
     case bool(Bool)
     /// A number, kept as its literal text (already checked against the RFC 8259 grammar).
     case number(String)
     case string(String)
-    case array([JSONValue])
+    case array([JSONNode])
     case object([JSONMember])
 }
 
 /// One `"key": value` pair of a JSON object.
-struct JSONMember: Equatable, Sendable {
-    let key: String
-    let value: JSONValue
+public struct JSONMember: Equatable, Sendable {
+    /// The member name.
+    public let key: String
+    /// The member value.
+    public let value: JSONNode
+
+    /// Creates a member.
+    public init(key: String, value: JSONNode) {
+        self.key = key
+        self.value = value
+    }
 }
 
 /// Why strict JSON parsing failed; offsets count from the start of the parsed bytes.
-enum StrictJSONError: Error, Equatable {
+public enum StrictJSONError: Error, Equatable, Sendable {
     case notUTF8(offset: Int)
     case syntax(offset: Int, reason: String)
     case duplicateKey(key: String, path: String)
+}
+
+extension StrictJSONError: CustomStringConvertible {
+    public var description: String {
+        switch self {
+        case .notUTF8(let offset): "not UTF-8 at byte \(offset)"
+        case .syntax(let offset, let reason): "\(reason) at byte \(offset)"
+        case .duplicateKey(let key, let path): "duplicate key `\(key)` in \(path.isEmpty ? "the top-level object" : path)"
+        }
+    }
 }
 
 /// An RFC 8259 JSON parser that rejects what lenient parsers let through.
@@ -30,12 +48,12 @@ enum StrictJSONError: Error, Equatable {
 /// the last value silently winning), lone UTF-16 surrogates in `\u` escapes are errors, the input must be UTF-8
 /// without a byte-order mark, and nesting is capped at ``maxDepth``. It never recurses, so hostile nesting
 /// cannot exhaust the stack. Canonically equivalent Unicode keys count as the same key (Swift `String` equality).
-enum StrictJSON {
+public enum StrictJSON {
     /// Maximum number of nested arrays and objects.
-    static let maxDepth = 64
+    public static let maxDepth = 64
 
     /// Parses `bytes` as exactly one JSON value surrounded by optional whitespace.
-    static func parse(_ bytes: UnsafeRawBufferPointer) throws(StrictJSONError) -> JSONValue {
+    public static func parse(_ bytes: UnsafeRawBufferPointer) throws(StrictJSONError) -> JSONNode {
         if let bad = UTF8Validation.firstInvalidByte(in: bytes) { throw .notUTF8(offset: bad) }
         var parser = Parser(bytes: bytes)
         return try parser.parseDocument()
@@ -46,7 +64,7 @@ enum StrictJSON {
         let isObject: Bool
         /// Where this container sits in its parent: a member key, an element index, or nil for the root.
         let location: Location?
-        var items: [JSONValue] = []
+        var items: [JSONNode] = []
         var members: [JSONMember] = []
         /// Keys seen so far; only built once an object is large enough that scanning `members` would be slow.
         var keyIndex: Set<String>? = nil
@@ -74,10 +92,10 @@ enum StrictJSON {
 
         init(bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
 
-        mutating func parseDocument() throws(StrictJSONError) -> JSONValue {
+        mutating func parseDocument() throws(StrictJSONError) -> JSONNode {
             skipWhitespace()
             while true {
-                var value: JSONValue
+                var value: JSONNode
                 // Parse one value start; containers are opened and the loop continues inside them.
                 guard let byte = peek() else { throw error("unexpected end of input, expected a value") }
                 switch byte {
@@ -323,9 +341,9 @@ enum StrictJSON {
 }
 
 /// UTF-8 well-formedness per RFC 3629 (no overlong forms, no surrogates, nothing above U+10FFFF).
-enum UTF8Validation {
+public enum UTF8Validation {
     /// The offset of the first byte that does not start a well-formed sequence, or nil if all of `bytes` is valid.
-    static func firstInvalidByte(in bytes: UnsafeRawBufferPointer) -> Int? {
+    public static func firstInvalidByte(in bytes: UnsafeRawBufferPointer) -> Int? {
         var index = 0
         let count = bytes.count
         while index < count {

@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 
 /// JSON string literals exactly as the reference tools spell them.
-enum JSONText {
+public enum JSONText {
     /// Appends `text` as a quoted JSON string.
     ///
     /// Both serde_json (the safetensors header) and Python's `json.dumps` (the shard index) escape `"` and `\`,
     /// use the short forms `\b \f \n \r \t`, and write other control characters as `\u00xx` (lowercase hex).
     /// With `asciiOnly` (Python's default `ensure_ascii=True`) every non-ASCII scalar is also written as
     /// `\uxxxx`, using a UTF-16 surrogate pair above U+FFFF; otherwise it is written as raw UTF-8 (serde_json).
-    static func appendString(_ text: String, to out: inout [UInt8], asciiOnly: Bool) {
+    public static func appendString(_ text: String, to out: inout [UInt8], asciiOnly: Bool) {
         out.append(UInt8(ascii: "\""))
         for scalar in text.unicodeScalars {
             switch scalar {
@@ -40,7 +40,7 @@ enum JSONText {
     }
 
     /// Appends the decimal digits of `value`.
-    static func appendInteger(_ value: Int, to out: inout [UInt8]) {
+    public static func appendInteger(_ value: Int, to out: inout [UInt8]) {
         out.append(contentsOf: Array(String(value).utf8))
     }
 }
