@@ -28,11 +28,14 @@ let package = Package(
         .target(name: "Tokenizers", dependencies: ["TensorCore"]),
         // llama-family forward pass on CPU (F32, OpenBLAS GEMM), activation observers.
         .target(name: "Transformer", dependencies: ["TensorCore", "LinearAlgebra"]),
+        // LoRA initialisation solvers (zero, SVD, LoftQ, QuAILoRA, closed-form calibrated optimum).
+        .target(name: "LowRankInit", dependencies: ["LinearAlgebra", "TensorCore"]),
         // Pipeline used by the CLI and the tests: inspect, convert, quantize, eval, ...
         .target(
             name: "QuailKit",
             dependencies: [
                 "TensorCore", "SafeTensors", "GGUF", "Quantization", "LinearAlgebra", "Tokenizers", "Transformer",
+                "LowRankInit",
             ]),
         .executableTarget(
             name: "quail",
@@ -44,6 +47,7 @@ let package = Package(
         .testTarget(name: "GGUFTests", dependencies: ["GGUF", "TensorCore"]),
         .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "TensorCore"]),
         .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra"]),
+        .testTarget(name: "LowRankInitTests", dependencies: ["LowRankInit", "LinearAlgebra", "TensorCore"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TensorCore"]),
         .testTarget(name: "TransformerTests", dependencies: ["Transformer", "LinearAlgebra", "TensorCore"]),
         .testTarget(name: "QuailKitTests", dependencies: ["QuailKit", "TensorCore", "SafeTensors", "GGUF"]),
