@@ -9,6 +9,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // C BLAS/LAPACK through the system OpenBLAS; only LinearAlgebra imports it.
@@ -30,12 +31,16 @@ let package = Package(
         .target(name: "Transformer", dependencies: ["TensorCore", "LinearAlgebra"]),
         // LoRA initialisation solvers (zero, SVD, LoftQ, QuAILoRA, closed-form calibrated optimum).
         .target(name: "LowRankInit", dependencies: ["LinearAlgebra", "TensorCore"]),
+        // Bundle manifests, signing and verification (OpenSSF model-signing compatible); only importer of Crypto.
+        .target(
+            name: "Packaging",
+            dependencies: ["TensorCore", .product(name: "Crypto", package: "swift-crypto")]),
         // Pipeline used by the CLI and the tests: inspect, convert, quantize, eval, ...
         .target(
             name: "QuailKit",
             dependencies: [
                 "TensorCore", "SafeTensors", "GGUF", "Quantization", "LinearAlgebra", "Tokenizers", "Transformer",
-                "LowRankInit",
+                "LowRankInit", "Packaging",
             ]),
         .executableTarget(
             name: "quail",
@@ -48,6 +53,7 @@ let package = Package(
         .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "TensorCore"]),
         .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra"]),
         .testTarget(name: "LowRankInitTests", dependencies: ["LowRankInit", "LinearAlgebra", "TensorCore"]),
+        .testTarget(name: "PackagingTests", dependencies: ["Packaging", "TensorCore"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TensorCore"]),
         .testTarget(name: "TransformerTests", dependencies: ["Transformer", "LinearAlgebra", "TensorCore"]),
         .testTarget(name: "QuailKitTests", dependencies: ["QuailKit", "TensorCore", "SafeTensors", "GGUF"]),
