@@ -13,7 +13,7 @@ import TensorCore
 /// call (checked by the tests).
 enum ParallelBitsAndBytes {
     /// Values per chunk, rounded down to whole blocks.
-    static let elementsPerChunk = 1 << 18
+    static let elementsPerChunk = 1 << 16
 
     /// Quantizes `values` (row-major, `shape`) like `BitsAndBytes4BitCodec.quantize` with the CPU nested rule.
     static func quantize4Bit(
