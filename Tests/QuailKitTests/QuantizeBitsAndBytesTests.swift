@@ -45,6 +45,21 @@ struct QuantizeBitsAndBytesTests {
         #expect(try floats(out, linear + ".weight.nested_quant_map") == BitsAndBytesDynamicMap.values)
     }
 
+    @Test("the dry run's byte counts are exact without double quantization and an upper bound with it")
+    func dryRunBytes() throws {
+        let temp = try TemporaryDirectory()
+        for double in [false, true] {
+            let plan = try runQuantize(model, temp.path("hf"), type: "nf4", doubleQuantization: double, dryRun: true)
+            let real = try runQuantize(model, temp.path("hf"), type: "nf4", doubleQuantization: double)
+            let pairs = zip(plan.tensors, real.tensors)
+            #expect(pairs.allSatisfy { double ? $0.byteCount >= $1.byteCount : $0.byteCount == $1.byteCount })
+            let stored = try SafeTensorsCheckpoint(directory: temp.path("hf"))
+            let total = try stored.tensorNames.reduce(0) { $0 + (try #require(stored.locate($1)).info.byteCount) }
+            #expect(total == real.totalByteCount)
+            try FileManager.default.removeItem(at: temp.path("hf"))
+        }
+    }
+
     @Test("the quant-state JSON is bitsandbytes' text for the source dtype and shape")
     func quantStateJSON() throws {
         let temp = try TemporaryDirectory()

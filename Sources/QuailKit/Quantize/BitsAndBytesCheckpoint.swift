@@ -30,10 +30,10 @@ public final class BitsAndBytesCheckpoint: @unchecked Sendable {
     public let tensorNames: [String]
     private let entries: [String: Entry]
 
+    /// A logical tensor: how it is stored, its original shape and, when double-quantized, the JSON offset.
     private struct Entry {
         let storage: Storage
         let shape: [Int]
-        /// Key suffix (after the weight name or module prefix) → stored key.
         let nestedOffset: Float?
     }
 
@@ -209,7 +209,9 @@ public final class BitsAndBytesCheckpoint: @unchecked Sendable {
         weight: String, stateKey: String, typeName: String, weights: SafeTensorsCheckpoint, present: Set<String>,
         config: JSONValue, configPath: String, expectFourBit: Bool
     ) throws -> (entry: Entry, keys: [String]) {
-        guard let (stateFile, stateInfo) = weights.locate(stateKey) else { throw CheckpointError.missingFile(path: stateKey) }
+        guard let (stateFile, stateInfo) = weights.locate(stateKey) else {
+            throw CheckpointError.invalidQuantizedTensor(path: weights.directory.path, tensor: stateKey, reason: "key missing")
+        }
         func fail(_ key: String, _ reason: String) -> CheckpointError {
             let path = weights.locate(key)?.file.url.path ?? stateFile.url.path
             return .invalidQuantizedTensor(path: path, tensor: key, reason: reason)

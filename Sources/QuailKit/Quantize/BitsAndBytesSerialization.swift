@@ -45,12 +45,14 @@ enum BitsAndBytesSerialization {
         return parts
     }
 
-    /// The length of the quant-state JSON for `shape`, exact without double quantization; with it, the
-    /// `nested_offset` digits depend on the data, so 17 significant digits (the longest) are assumed.
-    static func stateJSONByteCountEstimate(shape: [Int], double: Bool) -> Int {
+    /// The length of the quant-state JSON for `shape`: exact without double quantization; with it, the
+    /// `nested_offset` digits depend on the data, so the longest Python `repr` of a float32 (24 characters,
+    /// e.g. `-1.2345678901234567e-05`) is assumed.
+    static func stateJSONByteCountEstimate(shape: [Int], dtype: DType, double: Bool) -> Int {
         let state = try? BitsAndBytesQuantState(
-            type: .nf4, blockSize: 64, dtype: .f32, shape: shape, nestedOffset: double ? 0.012345678 : nil)
-        return (state?.jsonRepresentation.utf8.count ?? 0) + (double ? 7 : 0)
+            type: .nf4, blockSize: 64, dtype: dtype, shape: shape, nestedOffset: double ? 0 : nil)
+        let zeroOffsetLength = PythonFloatRepresentation.repr(0).count
+        return (state?.jsonRepresentation.utf8.count ?? 0) + (double ? 24 - zeroOffsetLength : 0)
     }
 
     /// The parts and their bytes for a quantized 4-bit weight whose original dtype was `dtype`.

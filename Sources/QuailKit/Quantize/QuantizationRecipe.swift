@@ -129,7 +129,8 @@ struct CompiledRecipe {
         return TensorQuantization(
             name: tensor.outputName, hfName: tensor.hfName, shape: tensor.shape, sourceType: tensor.sourceType.name,
             requested: requested, target: target, rule: rule, fallback: fallback,
-            byteCount: target.byteCount(shape: tensor.shape) ?? 0)
+            byteCount: target.byteCount(
+                shape: tensor.shape, sourceDType: CheckpointQuantizer.storedFloatDType(of: tensor.sourceType)) ?? 0)
     }
 
     /// The type a kept tensor is stored as: its own, or F32 when an HF output cannot hold a ggml block type.

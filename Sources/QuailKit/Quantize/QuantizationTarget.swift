@@ -83,9 +83,11 @@ public enum QuantizationTarget: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// Bytes this target stores for a tensor of `shape` (outermost first), with every serialized part
-    /// (absmax, code tables, quant-state JSON), or nil when the shape does not fit a ggml block type.
-    public func byteCount(shape: [Int]) -> Int? {
+    /// Bytes this target stores for a tensor of `shape` (outermost first) whose original dtype is
+    /// `sourceDType`, with every serialized part (absmax, code tables, quant-state JSON), or nil when the shape
+    /// does not fit a ggml block type. With double quantization the JSON's `nested_offset` is assumed to take
+    /// its longest form.
+    public func byteCount(shape: [Int], sourceDType: DType = .f32) -> Int? {
         guard let count = Shape.elementCount(shape) else { return nil }
         switch self {
         case .ggml(let type):
@@ -96,7 +98,7 @@ public enum QuantizationTarget: Hashable, Sendable, CustomStringConvertible {
             return BitsAndBytesSerialization.fourBitParts(
                 type: type, elementCount: count, blockSize: blockSize, doubleQuantization: double,
                 stateJSONByteCount: BitsAndBytesSerialization.stateJSONByteCountEstimate(
-                    shape: shape, double: double)
+                    shape: shape, dtype: sourceDType, double: double)
             ).reduce(0) { $0 + $1.byteCount }
         case .bitsAndBytesInt8:
             return count + 4 * (shape.first ?? 0) + 1
