@@ -75,18 +75,22 @@ def test_nf4_hf_output_matches_bnb_reference(tmp_path, double):
     out = tmp_path / "nf4"
     args = ["quantize", src, out, "--type", "nf4"] + ([] if double else ["--no-double-quant"])
     run_quail(*args)
-    tensors = load_file(out / "model.safetensors")
+    tensors = load_raw(out / "model.safetensors")
     with safe_open(out / "model.safetensors", "np") as f:
         assert f.metadata() == {"format": "pt"}
-    with safe_open(src / "model.safetensors", "pt" if False else "np") as f:
-        names = list(f.keys())
-    source = load_bf16(src / "model.safetensors")
+        assert set(f.keys()) == set(tensors)
+        for key in f.keys():
+            if tensors[key].dtype != np.uint16:  # numpy has no bfloat16
+                assert f.get_tensor(key).tobytes() == tensors[key].tobytes(), key
+    source = {k: widen(v) for k, v in load_raw(src / "model.safetensors").items()}
+    names = list(source)
     expected_keys = set()
     for name in names:
         values = source[name]
         if values.ndim != 2 or ".layers." not in name:
             expected_keys.add(name)
-            assert tensors[name].dtype == np.uint16  # BF16 read back as raw 16-bit words
+            assert tensors[name].dtype == np.uint16  # BF16 kept: raw 16-bit words
+            assert widen(tensors[name]).tobytes() == values.tobytes(), name
             continue
         prefix = name[: -len(".weight")]
         suffixes = ["weight", "weight.absmax", "weight.quant_map", "weight.quant_state.bitsandbytes__nf4"]
@@ -220,23 +224,26 @@ def test_nan_weight_is_reported_by_name(tmp_path):
         assert "NaN" in proc.stderr
 
 
-def load_bf16(path):
-    """A safetensors file's tensors as float32 (BF16 widened by shifting, exactly)."""
-    out = {}
-    with open(path, "rb") as f:
-        data = f.read()
+RAW_DTYPES = {"U8": np.uint8, "I8": np.int8, "F32": np.float32, "BF16": np.uint16, "F16": np.float16}
+
+
+def load_raw(path):
+    """A safetensors file's tensors as NumPy arrays; BF16 comes back as raw uint16 words."""
+    data = path.read_bytes()
     header_len = int.from_bytes(data[:8], "little")
     header = json.loads(data[8:8 + header_len])
     base = 8 + header_len
+    out = {}
     for name, info in header.items():
         if name == "__metadata__":
             continue
         start, end = info["data_offsets"]
-        raw = data[base + start:base + end]
-        if info["dtype"] == "BF16":
-            words = np.frombuffer(raw, np.uint16).astype(np.uint32) << 16
-            values = words.view(np.float32)
-        else:
-            values = np.frombuffer(raw, np.float32)
-        out[name] = values.reshape(info["shape"])
+        out[name] = np.frombuffer(data[base + start:base + end], RAW_DTYPES[info["dtype"]]).reshape(info["shape"])
     return out
+
+
+def widen(array):
+    """BF16 words (uint16) to float32, exactly; other arrays unchanged."""
+    if array.dtype != np.uint16:
+        return array
+    return (array.astype(np.uint32) << 16).view(np.float32)
