@@ -26,6 +26,14 @@ public enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertible
     case unrecognizedInput(path: String)
     /// The output already exists.
     case outputExists(path: String)
+    /// A command-line option's value is unusable for this input or output (`path`).
+    case invalidOption(path: String, option: String, value: String, reason: String)
+    /// `--strict` was given and these tensors (each with the fallback that would be taken) need a fallback.
+    case fallbackRefused(path: String, tensors: [String])
+    /// A tensor's values cannot be quantized (NaN or infinite weights, values beyond the target's range).
+    case cannotQuantize(path: String, tensor: String, reason: String)
+    /// A pre-quantized (bitsandbytes) tensor or its quantization settings break a rule.
+    case invalidQuantizedTensor(path: String, tensor: String, reason: String)
 
     public var description: String {
         switch self {
@@ -47,6 +55,13 @@ public enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertible
         case .unrecognizedInput(let path):
             "\(path): not a safetensors file, a GGUF file, or a directory with config.json"
         case .outputExists(let path): "\(path): already exists (use --force to replace it)"
+        case .invalidOption(let path, let option, let value, let reason):
+            "\(path): \(option) `\(value)`: \(reason)"
+        case .fallbackRefused(let path, let tensors):
+            "\(path): --strict: \(tensors.count) tensor(s) cannot take the requested type: \(CheckpointError.list(tensors))"
+        case .cannotQuantize(let path, let tensor, let reason): "\(path): cannot quantize tensor `\(tensor)`: \(reason)"
+        case .invalidQuantizedTensor(let path, let tensor, let reason):
+            "\(path): quantized tensor `\(tensor)`: \(reason)"
         }
     }
 

@@ -18,7 +18,7 @@ extension CheckpointConverter {
                 metadata["general.quantization_version"] = nil
             }
         }
-        try writeGGUF(plan, metadata: metadata, to: destination, options: options, progress: progress)
+        try writeGGUF(plan, metadata: metadata, to: destination, source: file.url, options: options, progress: progress)
         return report(plan, source: file.url, destination: destination, notes: [])
     }
 }

@@ -20,30 +20,11 @@ extension CheckpointConverter {
                 path: path, tensors: quantized.map(\.hfName),
                 reason: "safetensors cannot hold ggml block types losslessly")
         }
-        let torchDType = torchDTypeName(of: plan)
-        let config = hparams.configJSON(torchDType: torchDType)
-        let tokenizerJSON = tokenizer.tokenizerJSON()
-        let tokenizerConfig = tokenizer.tokenizerConfigJSON(contextLength: hparams.contextLength)
-
-        // Derive what HF → GGUF would write back from exactly these files, and keep the difference.
-        let rederivedHParams = try LlamaHyperparameters(configJSON: config, path: path)
-        let rederivedTokenizer = try BPETokenizerMetadata(
-            tokenizer: tokenizerJSON, tokenizerPath: path, config: tokenizerConfig, hparams: rederivedHParams)
-        let derived = derivedMetadata(hparams: rederivedHParams, tokenizer: rederivedTokenizer, plan: plan)
-        let natural = LlamaTensorNames.naturallySorted(plan.map(\.hfName))
-        let sidecar = GGUFSidecar.residual(
-            original: file.metadata, derived: derived, originalTensorOrder: plan.map(\.hfName),
-            naturalTensorOrder: natural)
-
+        let sideFiles = try hfSideFiles(for: file, hparams: hparams, tokenizer: tokenizer, plan: plan)
         let output = try AtomicOutput(destination: destination, isDirectory: true, overwrite: options.overwrite)
         let directory = output.temporaryURL
-        try writeJSON(config, to: directory.appendingPathComponent("config.json"))
-        try writeJSON(generationConfig(hparams), to: directory.appendingPathComponent("generation_config.json"))
-        try writeJSON(tokenizerJSON, to: directory.appendingPathComponent("tokenizer.json"))
-        try writeJSON(tokenizerConfig, to: directory.appendingPathComponent("tokenizer_config.json"))
-        if let sidecar {
-            try writeJSON(sidecar.jsonRepresentation, to: directory.appendingPathComponent(GGUFSidecar.fileName))
-        }
+        for (name, json) in sideFiles.files { try writeJSON(json, to: directory.appendingPathComponent(name)) }
+        let natural = LlamaTensorNames.naturallySorted(plan.map(\.hfName))
         let byName = Dictionary(uniqueKeysWithValues: plan.map { ($0.hfName, $0) })
         let entries = natural.compactMap { name in
             byName[name].flatMap { tensor in
@@ -63,12 +44,48 @@ extension CheckpointConverter {
         }
         progress.finish()
         try output.commit()
-        var notes: [String] = []
-        if let sidecar {
-            notes.append(
-                "kept \(sidecar.overrides.count) GGUF key(s) HF files cannot express in \(GGUFSidecar.fileName)")
+        return report(plan, source: file.url, destination: destination, notes: sideFiles.notes)
+    }
+
+    /// The JSON side files of an HF directory written from `file` with tensors `plan`, config.json first:
+    /// config.json, generation_config.json, tokenizer.json, tokenizer_config.json and, when the HF files
+    /// cannot say everything the GGUF metadata says, the ``GGUFSidecar``.
+    static func hfSideFiles(
+        for file: GGUFFile, hparams: LlamaHyperparameters, tokenizer: BPETokenizerMetadata, plan: [PlannedTensor]
+    ) throws -> HFSideFiles {
+        let path = file.url.path
+        let config = hparams.configJSON(torchDType: torchDTypeName(of: plan))
+        let tokenizerJSON = tokenizer.tokenizerJSON()
+        let tokenizerConfig = tokenizer.tokenizerConfigJSON(contextLength: hparams.contextLength)
+
+        // Derive what HF → GGUF would write back from exactly these files, and keep the difference.
+        let rederivedHParams = try LlamaHyperparameters(configJSON: config, path: path)
+        let rederivedTokenizer = try BPETokenizerMetadata(
+            tokenizer: tokenizerJSON, tokenizerPath: path, config: tokenizerConfig, hparams: rederivedHParams)
+        let derived = derivedMetadata(hparams: rederivedHParams, tokenizer: rederivedTokenizer, plan: plan)
+        let sidecar = GGUFSidecar.residual(
+            original: file.metadata, derived: derived, originalTensorOrder: plan.map(\.hfName),
+            naturalTensorOrder: LlamaTensorNames.naturallySorted(plan.map(\.hfName)))
+        var files: [(name: String, json: JSONValue)] = [
+            ("config.json", config), ("generation_config.json", generationConfig(hparams)),
+            ("tokenizer.json", tokenizerJSON), ("tokenizer_config.json", tokenizerConfig),
+        ]
+        if let sidecar { files.append((GGUFSidecar.fileName, sidecar.jsonRepresentation)) }
+        return HFSideFiles(files: files, sidecar: sidecar)
+    }
+
+    /// The JSON side files of an HF directory written from a GGUF file.
+    struct HFSideFiles {
+        /// File name and content, config.json first.
+        var files: [(name: String, json: JSONValue)]
+        /// The sidecar among ``files``, if one is needed.
+        let sidecar: GGUFSidecar?
+
+        /// The report note about the sidecar.
+        var notes: [String] {
+            guard let sidecar else { return [] }
+            return ["kept \(sidecar.overrides.count) GGUF key(s) HF files cannot express in \(GGUFSidecar.fileName)"]
         }
-        return report(plan, source: file.url, destination: destination, notes: notes)
     }
 
     /// Plans every tensor of a GGUF llama file, checking names and shapes against the hyperparameters.

@@ -5,12 +5,46 @@ import SafeTensors
 import TensorCore
 
 extension CheckpointConverter {
+    /// What HF → GGUF writes, before any tensor is read: the tensors in output order and what the metadata
+    /// is derived from.
+    struct HFToGGUFPlan {
+        /// The tensors in GGUF order, with GGUF names and the Q/K permutation.
+        var tensors: [PlannedTensor]
+        let hparams: LlamaHyperparameters
+        let tokenizer: BPETokenizerMetadata
+        let sidecar: GGUFSidecar?
+
+        /// The GGUF metadata for ``tensors`` as they are now (file type and quantization version follow them).
+        func metadata() -> GGUFMetadata {
+            let derived = CheckpointConverter.derivedMetadata(hparams: hparams, tokenizer: tokenizer, plan: tensors)
+            return sidecar?.apply(to: derived) ?? derived
+        }
+
+        /// Notes for the report.
+        func notes(metadata: GGUFMetadata) -> [String] {
+            var notes: [String] = []
+            if tokenizer.preTokenizerName == nil, metadata["tokenizer.ggml.pre"] == nil {
+                notes.append("pre-tokenizer not recognised: tokenizer.ggml.pre left out (llama.cpp uses `default`)")
+            }
+            if sidecar != nil { notes.append("applied \(GGUFSidecar.fileName)") }
+            return notes
+        }
+    }
+
     /// HF directory → GGUF file.
     static func hfToGGUF(
         _ checkpoint: HFCheckpoint, _ destination: URL, _ options: Options, _ progress: any ProgressReporting
     ) throws -> ConversionReport {
+        let plan = try planHFToGGUF(checkpoint, options: options)
+        let metadata = plan.metadata()
+        try writeGGUF(plan.tensors, metadata: metadata, to: destination, source: checkpoint.directory, options: options, progress: progress)
+        return report(
+            plan.tensors, source: checkpoint.directory, destination: destination, notes: plan.notes(metadata: metadata))
+    }
+
+    /// Plans HF → GGUF: validates the checkpoint, reads the tokenizer and sidecar, and orders the tensors.
+    static func planHFToGGUF(_ checkpoint: HFCheckpoint, options: Options) throws -> HFToGGUFPlan {
         try checkpoint.validateTensors()
-        let hparams = checkpoint.hyperparameters
         let tokenizer = try checkpoint.tokenizer()
         let sidecarURL = checkpoint.directory.appendingPathComponent(GGUFSidecar.fileName)
         let sidecar = FileManager.default.fileExists(atPath: sidecarURL.path)
@@ -21,6 +55,19 @@ extension CheckpointConverter {
             throw CheckpointError.invalidField(
                 path: sidecarURL.path, key: "tensor_order", expected: "the checkpoint's tensor names, each once")
         }
+        let tensors = try hfPlan(checkpoint, order: order, options: options, toGGUF: true)
+        return HFToGGUFPlan(
+            tensors: tensors, hparams: checkpoint.hyperparameters, tokenizer: tokenizer, sidecar: sidecar)
+    }
+
+    /// Plans every tensor of a checkpoint (already checked by ``HFCheckpoint/validateTensors()``) in `order`:
+    /// GGUF names and the Q/K permutation when `toGGUF`, HF names and no permutation otherwise.
+    ///
+    /// - Throws: ``CheckpointError/unexpectedTensors(path:names:)`` for tensors that are not F32, F16 or BF16.
+    static func hfPlan(
+        _ checkpoint: HFCheckpoint, order: [String], options: Options, toGGUF: Bool
+    ) throws(CheckpointError) -> [PlannedTensor] {
+        let hparams = checkpoint.hyperparameters
         var plan: [PlannedTensor] = []
         var notTransferable: [String] = []
         for name in order {
@@ -31,23 +78,15 @@ extension CheckpointConverter {
                 continue
             }
             plan.append(PlannedTensor(
-                hfName: name, outputName: ggufName, shape: info.shape, sourceType: sourceType,
+                hfName: name, outputName: toGGUF ? ggufName : name, shape: info.shape, sourceType: sourceType,
                 outputType: outputType(source: sourceType, shape: info.shape, options: options),
                 sourceBytes: file.bytes(of: info),
-                permutation: hparams.permutationHeads(forHF: name).map { ($0, .hfToGGUF) }))
+                permutation: toGGUF ? hparams.permutationHeads(forHF: name).map { ($0, .hfToGGUF) } : nil))
         }
         guard notTransferable.isEmpty else {
             throw CheckpointError.unexpectedTensors(path: checkpoint.directory.path, names: notTransferable)
         }
-        let derived = derivedMetadata(hparams: hparams, tokenizer: tokenizer, plan: plan)
-        let metadata = sidecar?.apply(to: derived) ?? derived
-        try writeGGUF(plan, metadata: metadata, to: destination, options: options, progress: progress)
-        var notes: [String] = []
-        if tokenizer.preTokenizerName == nil, metadata["tokenizer.ggml.pre"] == nil {
-            notes.append("pre-tokenizer not recognised: tokenizer.ggml.pre left out (llama.cpp uses `default`)")
-        }
-        if sidecar != nil { notes.append("applied \(GGUFSidecar.fileName)") }
-        return report(plan, source: checkpoint.directory, destination: destination, notes: notes)
+        return plan
     }
 
     /// The GGUF metadata Quail derives from HF hyperparameters and tokenizer for a planned set of tensors.

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import Foundation
 import GGUF
+import Quantization
 import SafeTensors
 import TensorCore
 
@@ -65,9 +66,10 @@ public enum CheckpointConverter {
         return type
     }
 
-    /// Writes planned tensors to a GGUF file.
+    /// Writes planned tensors to a GGUF file; a tensor whose values the output type cannot encode fails with
+    /// ``CheckpointError/cannotQuantize(path:tensor:reason:)`` naming `source`.
     static func writeGGUF(
-        _ plan: [PlannedTensor], metadata: GGUFMetadata, to destination: URL, options: Options,
+        _ plan: [PlannedTensor], metadata: GGUFMetadata, to destination: URL, source: URL, options: Options,
         progress: any ProgressReporting
     ) throws {
         let entries = plan.map {
@@ -76,7 +78,11 @@ public enum CheckpointConverter {
         var done = 0
         try GGUFWriter.write(to: destination, metadata: metadata, tensors: entries, overwrite: options.overwrite) {
             entry, stream in
-            try plan[done].write(to: stream)
+            do {
+                try plan[done].write(to: stream)
+            } catch let error as QuantizationError {
+                throw CheckpointError.cannotQuantize(path: source.path, tensor: entry.name, reason: error.description)
+            }
             done += 1
             progress.update(completed: done, total: plan.count, label: entry.name)
         }

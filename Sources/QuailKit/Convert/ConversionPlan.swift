@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+import Quantization
 import TensorCore
 
 /// One tensor of a conversion: where its bytes come from and what is written.
@@ -24,21 +25,11 @@ struct PlannedTensor {
     }
 
     /// Writes the converted bytes of this tensor to `stream`.
+    ///
+    /// - Throws: ``QuantizationError`` when the output type cannot encode the values (NaN or infinity in a
+    ///   block type), or a file error.
     func write(to stream: FileOutputStream) throws {
-        var rows = sourceBytes
-        var permuted: [UInt8] = []
-        if let permutation, let inFeatures = shape.last, let rowBytes = sourceType.rowByteCount(elements: inFeatures),
-            rowBytes > 0
-        {
-            permuted = [UInt8](repeating: 0, count: sourceBytes.count)
-            permuted.withUnsafeMutableBytes { destination in
-                QKPermutation.permuteRows(
-                    sourceBytes, into: destination, heads: permutation.heads, rowByteCount: rowBytes,
-                    direction: permutation.direction)
-            }
-        }
-        try permuted.withUnsafeBytes { permutedBytes in
-            if permutation != nil { rows = permutedBytes }
+        try withOutputOrderedSource { rows in
             if sourceType == outputType {
                 try stream.write(rows)
             } else {
@@ -47,6 +38,41 @@ struct PlannedTensor {
             }
         }
         MappedFile.releasePages(of: sourceBytes)
+    }
+
+    /// The tensor's values as float32, in output row order (Q/K rows permuted when planned).
+    ///
+    /// - Throws: ``QuantizationError`` if the source type cannot be dequantized.
+    func floatValues() throws(QuantizationError) -> [Float] {
+        var values = [Float](repeating: 0, count: Shape.elementCount(shape) ?? 0)
+        let result = withOutputOrderedSource { rows in
+            values.withUnsafeMutableBufferPointer { destination in
+                Result { () throws(QuantizationError) in try GGMLCodec.dequantize(rows, as: sourceType, into: destination) }
+            }
+        }
+        try result.get()
+        return values
+    }
+
+    /// This tensor written as `type` instead.
+    func retyped(_ type: GGMLType) -> PlannedTensor {
+        PlannedTensor(
+            hfName: hfName, outputName: outputName, shape: shape, sourceType: sourceType, outputType: type,
+            sourceBytes: sourceBytes, permutation: permutation)
+    }
+
+    /// Calls `body` with the source bytes in output row order: the mapped bytes, or a permuted copy.
+    private func withOutputOrderedSource<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        guard let permutation, let inFeatures = shape.last, let rowBytes = sourceType.rowByteCount(elements: inFeatures),
+            rowBytes > 0
+        else { return try body(sourceBytes) }
+        var permuted = [UInt8](repeating: 0, count: sourceBytes.count)
+        permuted.withUnsafeMutableBytes { destination in
+            QKPermutation.permuteRows(
+                sourceBytes, into: destination, heads: permutation.heads, rowByteCount: rowBytes,
+                direction: permutation.direction)
+        }
+        return try permuted.withUnsafeBytes(body)
     }
 
     /// The cast this tensor undergoes, if its type changes.

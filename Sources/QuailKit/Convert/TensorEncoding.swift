@@ -29,36 +29,31 @@ enum TensorEncoding {
         source == target || target == .f32 && (source == .f16 || source == .bf16)
     }
 
-    /// Re-encodes `count` elements of `bytes` (of type `source`) as `target` (F32, F16 or BF16).
+    /// Re-encodes `count` elements of `bytes` (of type `source`) as `target`: dequantized to float32 exactly,
+    /// then encoded by ``GGMLCodec`` (F32, F16, BF16 or a ggml block type).
     ///
-    /// - Throws: ``QuantizationError`` if `source` cannot be dequantized or the sizes disagree.
+    /// - Throws: ``QuantizationError`` if either type has no codec, the sizes disagree, or a block type meets
+    ///   a NaN or an infinity.
     static func convert(
         _ bytes: UnsafeRawBufferPointer, count: Int, from source: GGMLType, to target: GGMLType
     ) throws(QuantizationError) -> [UInt8] {
         var floats = [Float](repeating: 0, count: count)
-        let result = floats.withUnsafeMutableBufferPointer { destination in
+        let decoded = floats.withUnsafeMutableBufferPointer { destination in
             Result { () throws(QuantizationError) in
                 try GGMLCodec.dequantize(bytes, as: source, into: destination)
             }
         }
-        try result.get()
-        switch target {
-        case .f32:
-            return floats.withUnsafeBytes { Array($0) }
-        case .f16, .bf16:
-            var halves = [UInt16](repeating: 0, count: count)
-            floats.withUnsafeBufferPointer { source in
-                halves.withUnsafeMutableBufferPointer { destination in
-                    if target == .f16 {
-                        HalfPrecision.convertFloatToF16(source, into: destination)
-                    } else {
-                        HalfPrecision.convertFloatToBF16(source, into: destination)
-                    }
-                }
-            }
-            return halves.withUnsafeBytes { Array($0) }
-        default:
-            preconditionFailure("convert encodes only F32, F16 and BF16")
+        try decoded.get()
+        guard let byteCount = target.rowByteCount(elements: count) else {
+            throw .lengthNotMultipleOfBlock(elements: count, blockSize: target.blockSize, type: target)
         }
+        var output = [UInt8](repeating: 0, count: byteCount)
+        let encoded = floats.withUnsafeBufferPointer { values in
+            output.withUnsafeMutableBytes { destination in
+                Result { () throws(QuantizationError) in try GGMLCodec.quantize(values, as: target, into: destination) }
+            }
+        }
+        try encoded.get()
+        return output
     }
 }

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-import Dispatch
+import TensorCore
 
 /// Runs a block kernel over a whole buffer, in parallel chunks of whole blocks when the buffer is large.
 enum BlockRunner {
@@ -7,7 +7,7 @@ enum BlockRunner {
     static let elementsPerChunk = 1 << 16
 
     /// Splits `blockCount` blocks of `blockSize` elements into chunks and calls `body(chunk, blocks)` for each,
-    /// concurrently when there is more than one chunk; returns the number of chunks.
+    /// on up to `ParallelWork.workerLimit` threads; returns the number of chunks.
     @discardableResult
     static func forEachChunk(
         blockCount: Int, blockSize: Int,
@@ -15,13 +15,9 @@ enum BlockRunner {
     ) -> Int {
         let blocksPerChunk = max(1, elementsPerChunk / blockSize)
         let chunks = (blockCount + blocksPerChunk - 1) / blocksPerChunk
-        if chunks == 1 {
-            body(0, 0..<blockCount)
-        } else if chunks > 1 {
-            DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-                let start = chunk * blocksPerChunk
-                body(chunk, start..<min(blockCount, start + blocksPerChunk))
-            }
+        ParallelWork.forEach(chunks) { chunk in
+            let start = chunk * blocksPerChunk
+            body(chunk, start..<min(blockCount, start + blocksPerChunk))
         }
         return chunks
     }
