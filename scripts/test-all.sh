@@ -6,11 +6,13 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 scripts/setup.sh
 
+# One optimised build serves both tiers: the hermetic tests (built with testability for @testable imports)
+# and the quail binary the interop tests run.
+build=(-c release -Xswiftc -enable-testing)
 echo "== swift test (hermetic)"
-swift build --build-tests
-swift test --skip-build
+swift build "${build[@]}" --build-tests
+swift test "${build[@]}" --skip-build
 
 echo "== interop and real-model tests"
-swift build -c release --product quail
 export QUAIL_BIN="$root/.build/release/quail"
 .venv/bin/python -m pytest -q Tests/interop
