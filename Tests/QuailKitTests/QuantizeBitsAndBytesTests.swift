@@ -90,7 +90,7 @@ struct QuantizeBitsAndBytesTests {
             ("bnb_4bit_compute_dtype", .string("bfloat16")), ("bnb_4bit_quant_storage", .string("uint8")),
             ("bnb_4bit_quant_type", .string("nf4")), ("bnb_4bit_use_double_quant", .bool(true)),
             ("llm_int8_enable_fp32_cpu_offload", .bool(false)), ("llm_int8_has_fp16_weight", .bool(false)),
-            ("llm_int8_skip_modules", .null), ("llm_int8_threshold", .integer(6)), ("load_in_4bit", .bool(true)),
+            ("llm_int8_skip_modules", .null), ("llm_int8_threshold", .number(6.0)), ("load_in_4bit", .bool(true)),
             ("load_in_8bit", .bool(false)), ("quant_method", .string("bitsandbytes")),
         ]
         #expect(block == .object(expected))
