@@ -127,7 +127,9 @@ struct BPEModel: Sendable {
             {
                 workspace.heap.push(merge & ~0xFFFF_FFFF | UInt64(before))
             }
-            if after >= 0, let merge = merges[Self.pairKey(workspace.symbols[position], workspace.symbols[Int(after)])] {
+            if after >= 0,
+                let merge = merges[Self.pairKey(workspace.symbols[position], workspace.symbols[Int(after)])]
+            {
                 workspace.heap.push(merge & ~0xFFFF_FFFF | UInt64(position))
             }
         }

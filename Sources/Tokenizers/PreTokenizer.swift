@@ -50,7 +50,9 @@ public struct PreTokenizer: Equatable, Sendable {
         case .pattern(let pattern):
             pattern.split(text, range) { forEachPiece(in: text, $0, fromStep: step + 1, body) }
         case .digits(let individual):
-            Self.splitDigits(text, range, individual: individual) { forEachPiece(in: text, $0, fromStep: step + 1, body) }
+            Self.splitDigits(text, range, individual: individual) {
+                forEachPiece(in: text, $0, fromStep: step + 1, body)
+            }
         }
     }
 

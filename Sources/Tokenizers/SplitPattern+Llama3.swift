@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 
 extension SplitPattern {
-    /// The Llama 3 pattern
-    /// `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`
-    /// (Qwen2: `\p{N}` for `\p{N}{1,3}`, i.e. `maxNumberRun` 1).
+    /// The Llama 3 pattern (see ``SplitPattern/llama3``); Qwen2's has `\p{N}` for `\p{N}{1,3}`, i.e.
+    /// `maxNumberRun` 1.
     ///
     /// At each position the alternatives are tried in order:
     /// - an apostrophe followed by a case-insensitive contraction is a piece;

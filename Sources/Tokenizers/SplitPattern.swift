@@ -10,7 +10,8 @@ public enum SplitPattern: Equatable, Sendable {
     /// `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`.
     case gpt2
     /// Llama 3 (`Split` in Meta-Llama-3's tokenizer.json):
-    /// `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`.
+    /// `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*`
+    /// `|\s*[\r\n]+|\s+(?!\S)|\s+` (one pattern, shown in two parts).
     case llama3
     /// Qwen2: the Llama 3 pattern with `\p{N}` instead of `\p{N}{1,3}` (one number per piece).
     case qwen2
