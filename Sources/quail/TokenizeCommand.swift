@@ -56,9 +56,7 @@ struct TokenizeCommand: ParsableCommand {
             guard let data = FileManager.default.contents(atPath: text) else {
                 throw CheckpointError.missingFile(path: text)
             }
-            guard let decoded = String(validating: data, as: UTF8.self) else {
-                throw ValidationError("\(text): not valid UTF-8")
-            }
+            guard let decoded = String(validating: data, as: UTF8.self) else { throw TextInputError.notUTF8(path: text) }
             input = decoded
         } else {
             input = string ?? ""
@@ -66,5 +64,17 @@ struct TokenizeCommand: ParsableCommand {
         let tokenizer = try CheckpointTokenizer(checkpointAt: URL(fileURLWithPath: model))
         let result = Tokenization(text: input, tokenizer: tokenizer.tokenizer, addSpecialTokens: !noSpecial)
         print(json ? result.jsonRepresentation.text(indent: nil) : result.text)
+    }
+}
+
+/// A `--text` file that cannot be tokenized.
+enum TextInputError: Error, CustomStringConvertible {
+    /// The file is not valid UTF-8.
+    case notUTF8(path: String)
+
+    var description: String {
+        switch self {
+        case .notUTF8(let path): "\(path): not valid UTF-8 text"
+        }
     }
 }

@@ -364,6 +364,13 @@ def test_decode_rejects_unknown_ids():
     assert proc.returncode > 0 and "99999" in proc.stderr
 
 
+def test_text_that_is_not_utf8_is_named(tmp_path):
+    path = tmp_path / "latin1.txt"
+    path.write_bytes("caf\u00e9".encode("latin-1"))
+    proc = run_quail("tokenize", TINY, "--text", path, check=False)
+    assert proc.returncode == 1 and str(path) in proc.stderr and "UTF-8" in proc.stderr
+
+
 def test_exactly_one_input_is_required():
     assert run_quail("tokenize", TINY, check=False).returncode > 0
     assert run_quail("tokenize", TINY, "--string", "a", "--decode", "1", check=False).returncode > 0
