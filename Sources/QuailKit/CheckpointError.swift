@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+import Tokenizers
 
 /// A problem with a checkpoint as a whole (its side files, names, shapes, or a requested conversion).
 public enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertible {
@@ -12,6 +13,8 @@ public enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertible
     case unsupportedArchitecture(path: String, found: String, supported: [String])
     /// The tokenizer kind is not one Quail supports.
     case unsupportedTokenizer(path: String, found: String)
+    /// The tokenizer's vocabulary, merges or special tokens cannot be used.
+    case invalidTokenizer(path: String, reason: TokenizerError)
     /// Hyperparameters contradict each other.
     case inconsistentHyperparameters(path: String, reason: String)
     /// Tensors that the architecture requires are absent.
@@ -43,6 +46,7 @@ public enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertible
         case .unsupportedArchitecture(let path, let found, let supported):
             "\(path): unsupported architecture `\(found)` (supported: \(supported.joined(separator: ", ")))"
         case .unsupportedTokenizer(let path, let found): "\(path): unsupported tokenizer: \(found)"
+        case .invalidTokenizer(let path, let reason): "\(path): tokenizer: \(reason)"
         case .inconsistentHyperparameters(let path, let reason): "\(path): inconsistent hyperparameters: \(reason)"
         case .missingTensors(let path, let names):
             "\(path): missing \(names.count) tensor(s): \(CheckpointError.list(names))"

@@ -5,7 +5,7 @@ import pytest
 
 from conftest import REPO, run_quail
 
-COMMANDS = ["inspect", "convert", "quantize"]
+COMMANDS = ["inspect", "convert", "quantize", "tokenize"]
 
 
 def help_options(*command):
