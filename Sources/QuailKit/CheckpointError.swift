@@ -26,6 +26,8 @@ public enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertible
     case unrecognizedInput(path: String)
     /// The output already exists.
     case outputExists(path: String)
+    /// A `.npy` file is not a float32/float64 C-order NumPy array Quail can read.
+    case invalidArrayFile(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -47,6 +49,7 @@ public enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertible
         case .unrecognizedInput(let path):
             "\(path): not a safetensors file, a GGUF file, or a directory with config.json"
         case .outputExists(let path): "\(path): already exists (use --force to replace it)"
+        case .invalidArrayFile(let path, let reason): "\(path): not a float32/float64 C-order .npy array: \(reason)"
         }
     }
 
