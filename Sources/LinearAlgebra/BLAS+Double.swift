@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import COpenBLAS
 
-/// Float64 products over OpenBLAS: `dgemm`, `dsyrk`, `dtrsm`.
+/// Float64 products over OpenBLAS: `dgemm`, `dsyrk`, `dtrmm`, `dtrsm`.
 extension BLAS {
     /// `scale · a · b` (or with either operand transposed), computed by `cblas_dgemm`.
     ///
@@ -82,6 +82,24 @@ extension BLAS {
             }
             mirrorUpperTriangle(base, order: columns)
         }
+    }
+
+    /// `a · L` for a lower-triangular `l` (only its lower triangle is read), by `cblas_dtrmm` (half the work
+    /// of a general product).
+    ///
+    /// Traps if `l` is not square or its order differs from `a.columns`.
+    public static func multiply(_ a: DoubleMatrix, lowerTriangular l: DoubleMatrix) -> DoubleMatrix {
+        precondition(l.rows == l.columns && l.columns == a.columns, "triangular factor shape mismatch")
+        var x = a
+        guard a.rows > 0, a.columns > 0 else { return x }
+        l.values.withUnsafeBufferPointer { pl in
+            x.values.withUnsafeMutableBufferPointer { px in
+                cblas_dtrmm(
+                    CblasRowMajor, CblasRight, CblasLower, CblasNoTrans, CblasNonUnit, Int32(a.rows),
+                    Int32(a.columns), 1, pl.baseAddress, Int32(l.columns), px.baseAddress, Int32(a.columns))
+            }
+        }
+        return x
     }
 
     /// `b · L⁻¹` for a lower-triangular `l` (only its lower triangle is read), by `cblas_dtrsm`.

@@ -10,28 +10,36 @@ struct SubspaceProjection {
     /// The top-`rank` left singular subspace of `E·L`, where `weighting = L·Lᵀ` (`nil` means the
     /// identity: the plain truncated SVD of `E`).
     ///
-    /// Both routes need only the `r` largest eigenpairs of a Gram matrix (`dsyevr`), not a full SVD. The
-    /// Gram matrix squares the condition number, which costs nothing that matters here: float64 resolves
+    /// Only the `r` largest eigenpairs of a Gram matrix are computed (`dsyevr`), not a full SVD. The Gram
+    /// matrix squares the condition number, which costs nothing that matters here: float64 resolves
     /// eigenvalues down to ~1e-16 of the largest, while `E` comes from float32 data.
-    /// - Wide or square `E` (`out ≤ in`): eigenvectors of `G = E·H·Eᵀ` (`out × out`); inverse-free, valid
-    ///   for a singular `H`.
-    /// - Tall `E` (`out > in`): the top right singular vectors `Z` of `F = E·L` from the smaller
-    ///   `Fᵀ·F` (`in × in`), then `U = orth(F·Z)`, which spans the same subspace. `L` is the Cholesky factor
-    ///   of `H`; if `dpotrf` fails (singular `H` without damping), the wide route is used instead, which
-    ///   solves the same problem exactly (documented recovery).
+    /// - `F = E·L` with `L` the Cholesky factor of the weighting (`dtrmm`); for a wide or square `F`
+    ///   (`out ≤ in`) the eigenvectors of `F·Fᵀ` (`out × out`) are the subspace; for a tall `F` the top right
+    ///   singular vectors `Z` come from the smaller `Fᵀ·F` (`in × in`) and `U = orth(F·Z)` spans the same
+    ///   subspace.
+    /// - Documented recovery: if `dpotrf` fails (singular `H` without damping), the eigenvectors of
+    ///   `G = E·H·Eᵀ` (`out × out`, formed by two general products) give the same subspace without a
+    ///   factorisation.
     static func dominant(
         _ e: DoubleMatrix, weighting h: DoubleMatrix?, rank: Int
     ) throws(LinearAlgebraError) -> SubspaceProjection {
-        if e.rows > e.columns {
-            let whitened: DoubleMatrix? =
-                if let h { (try? LAPACK.cholesky(h)).map { BLAS.multiply(e, $0) } } else { e }
-            if let f = whitened {
-                let z = try LAPACK.largestEigenpairs(BLAS.gram(f, transpose: true), count: rank).vectors
-                return try SubspaceProjection(spanning: BLAS.multiply(f, z, transposeB: true))
+        var f = e
+        if let h {
+            guard let l = try? LAPACK.cholesky(h) else {
+                return try leadingEigenvectors(BLAS.multiply(BLAS.multiply(e, h), e, transposeB: true), rank)
             }
+            f = BLAS.multiply(e, lowerTriangular: l)
         }
-        let g = h.map { BLAS.multiply(BLAS.multiply(e, $0), e, transposeB: true) } ?? BLAS.gram(e)
-        return SubspaceProjection(basis: try LAPACK.largestEigenpairs(g, count: rank).vectors.transposed())
+        guard f.rows > f.columns else { return try leadingEigenvectors(BLAS.gram(f), rank) }
+        let z = try LAPACK.largestEigenpairs(BLAS.gram(f, transpose: true), count: rank).vectors
+        return try SubspaceProjection(spanning: BLAS.multiply(f, z, transposeB: true))
+    }
+
+    /// The span of the `rank` leading eigenvectors of the symmetric `out × out` matrix `g`.
+    private static func leadingEigenvectors(
+        _ g: DoubleMatrix, _ rank: Int
+    ) throws(LinearAlgebraError) -> SubspaceProjection {
+        SubspaceProjection(basis: try LAPACK.largestEigenpairs(g, count: rank).vectors.transposed())
     }
 
     /// Wraps orthonormal columns.

@@ -160,3 +160,16 @@ struct LAPACKTests {
         #expect(maxDifference(BLAS.multiply(deficient.q, deficient.r), a) < 1e-12)
     }
 }
+
+@Suite("Float64 triangular products")
+struct TriangularProductTests {
+    @Test("multiply(_:lowerTriangular:) equals the general product with the strict upper part ignored")
+    func trmm() {
+        var rng = SplitMix64(seed: 9)
+        let l = gaussianMatrix(6, 6, &rng)  // upper part must be ignored
+        var lower = l
+        for r in 0..<6 { for c in (r + 1)..<max(r + 1, 6) { lower[r, c] = 0 } }
+        let a = gaussianMatrix(4, 6, &rng)
+        #expect(maxDifference(BLAS.multiply(a, lowerTriangular: l), naiveProduct(a, lower)) < 1e-12)
+    }
+}
