@@ -9,32 +9,43 @@ import LinearAlgebra
 /// power iteration. Running it as `U ← orth(G·U)` (Householder QR) yields the same products step by step
 /// without forming `(BᵀHλB)⁻¹` or `(AᵀA)⁻¹`, so a singular `H` or a rank-deficient iterate cannot break it.
 /// Every step is an exact block minimisation, so `f` never increases.
+///
+/// Cost: every iterate lies in `range(E)`. For a tall `E` (`out > in`) the iteration is carried out in
+/// coordinates of the thin QR `E = Q_E·R`: `G = Q_E·(R·Hλ·Rᵀ)·Q_Eᵀ`, so each step multiplies by the
+/// `in × in` matrix `R·Hλ·Rᵀ` instead of applying `E·Hλ·Eᵀ` (an orthogonal change of basis, exact and
+/// stable). Otherwise `G` (`out × out`) is formed once. Per step: one `m × m` by `m × r` product and a thin
+/// QR, `m = min(out, in)`.
 enum SubspaceIteration {
     /// Runs `steps` alternations from `start` and returns the final subspace and the objective
     /// `f = tr(G) − tr(Uᵀ·G·U)` at the start and after every step.
     static func run(
         _ e: DoubleMatrix, damped h: DoubleMatrix, start: SubspaceProjection, steps: Int
     ) throws(LinearAlgebraError) -> (projection: SubspaceProjection, history: [Double]) {
-        let (out, inner, rank) = (e.rows, e.columns, start.basis.columns)
-        let k = BLAS.multiply(e, h)  // E·Hλ
-        let totalEnergy = k.dot(e)  // tr(G)
-        // G·U either from a precomputed G (out² per step after out²·in once) or as K·(Eᵀ·U)
-        // (2·out·in per step): pick the cheaper for this shape and step count.
-        let applications = steps + 1
-        let precompute = out * inner + applications * out * rank < 2 * applications * inner * rank
-        let g = precompute ? BLAS.multiply(k, e, transposeB: true) : nil
-        func applyG(_ u: DoubleMatrix) -> DoubleMatrix {
-            if let g { return BLAS.multiply(g, u) }
-            return BLAS.multiply(k, BLAS.multiply(e, u, transposeA: true))
+        // `g` is G in the coordinates of `coordinates` (orthonormal columns), or G itself when nil.
+        let coordinates: DoubleMatrix?
+        let g: DoubleMatrix
+        var v: DoubleMatrix
+        if e.rows > e.columns {
+            let qr = try LAPACK.qrDecomposition(e)
+            let rt = qr.r.transposed()  // Rᵀ is lower triangular
+            let hrt = BLAS.multiply(h, lowerTriangular: rt)  // Hλ·Rᵀ, and R·Hλ = (Hλ·Rᵀ)ᵀ
+            g = BLAS.multiply(hrt.transposed(), lowerTriangular: rt)
+            coordinates = qr.q
+            v = BLAS.multiply(qr.q, start.basis, transposeA: true)
+        } else {
+            g = SubspaceProjection.weightedGram(e, h)
+            coordinates = nil
+            v = start.basis
         }
-        var projection = start
-        var image = applyG(projection.basis)
-        var history = [totalEnergy - projection.basis.dot(image)]
+        let total = (0..<g.rows).reduce(0.0) { $0 + g[$1, $1] }  // tr(G)
+        var image = BLAS.multiply(g, v)
+        var history = [total - v.dot(image)]
         for _ in 0..<steps {
-            projection = try SubspaceProjection(spanning: image)
-            image = applyG(projection.basis)
-            history.append(totalEnergy - projection.basis.dot(image))
+            v = try LAPACK.qrDecomposition(image).q
+            image = BLAS.multiply(g, v)
+            history.append(total - v.dot(image))
         }
-        return (projection, history)
+        let basis = coordinates.map { BLAS.multiply($0, v) } ?? v
+        return (SubspaceProjection(basis: basis), history)
     }
 }

@@ -23,23 +23,24 @@ struct SubspaceProjection {
     static func dominant(
         _ e: DoubleMatrix, weighting h: DoubleMatrix?, rank: Int
     ) throws(LinearAlgebraError) -> SubspaceProjection {
-        var f = e
-        if let h {
-            guard let l = try? LAPACK.cholesky(h) else {
-                return try leadingEigenvectors(BLAS.multiply(BLAS.multiply(e, h), e, transposeB: true), rank)
+        if e.rows > e.columns {
+            let whitened: DoubleMatrix? =
+                if let h { (try? LAPACK.cholesky(h)).map { BLAS.multiply(e, lowerTriangular: $0) } } else { e }
+            if let f = whitened {
+                let z = try LAPACK.largestEigenpairs(BLAS.gram(f, transpose: true), count: rank).vectors
+                return try SubspaceProjection(spanning: BLAS.multiply(f, z, transposeB: true))
             }
-            f = BLAS.multiply(e, lowerTriangular: l)
         }
-        guard f.rows > f.columns else { return try leadingEigenvectors(BLAS.gram(f), rank) }
-        let z = try LAPACK.largestEigenpairs(BLAS.gram(f, transpose: true), count: rank).vectors
-        return try SubspaceProjection(spanning: BLAS.multiply(f, z, transposeB: true))
+        let g = weightedGram(e, h)
+        return SubspaceProjection(basis: try LAPACK.largestEigenpairs(g, count: rank).vectors.transposed())
     }
 
-    /// The span of the `rank` leading eigenvectors of the symmetric `out × out` matrix `g`.
-    private static func leadingEigenvectors(
-        _ g: DoubleMatrix, _ rank: Int
-    ) throws(LinearAlgebraError) -> SubspaceProjection {
-        SubspaceProjection(basis: try LAPACK.largestEigenpairs(g, count: rank).vectors.transposed())
+    /// `G = E·H·Eᵀ` (`out × out`; `E·Eᵀ` when `h` is nil): `dsyrk` of `E·L` when `H = L·Lᵀ` has a Cholesky
+    /// factor, otherwise (singular `H`, the documented recovery) two general products.
+    static func weightedGram(_ e: DoubleMatrix, _ h: DoubleMatrix?) -> DoubleMatrix {
+        guard let h else { return BLAS.gram(e) }
+        if let l = try? LAPACK.cholesky(h) { return BLAS.gram(BLAS.multiply(e, lowerTriangular: l)) }
+        return BLAS.multiply(BLAS.multiply(e, h), e, transposeB: true)
     }
 
     /// Wraps orthonormal columns.
