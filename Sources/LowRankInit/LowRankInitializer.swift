@@ -17,7 +17,8 @@ public enum LowRankInitializer {
     ///   - quantize: required for `loftq` (the same quantizer the caller used to make `Q`); ignored otherwise.
     /// - Throws: ``LowRankInitError/invalidRank(layer:rank:rows:columns:)``,
     ///   ``LowRankInitError/invalidOption(layer:name:value:)``, ``LowRankInitError/missingQuantizer(layer:)``,
-    ///   ``LowRankInitError/quantizerFailed(layer:message:)``, ``LowRankInitError/shapeMismatch(layer:matrix:expected:actual:)``
+    ///   ``LowRankInitError/quantizerFailed(layer:message:)``,
+    ///   ``LowRankInitError/shapeMismatch(layer:matrix:expected:actual:)``
     ///   and ``LowRankInitError/nonFiniteValue(layer:matrix:row:column:)`` for the quantizer output,
     ///   ``LowRankInitError/linearAlgebra(layer:_:)`` when LAPACK fails.
     public static func solve(

@@ -57,7 +57,8 @@ struct SolveLayerCommand: ParsableCommand {
 
     func validate() throws {
         guard LowRankInitMethod(rawValue: method) != nil else {
-            throw ValidationError("--method must be one of \(LowRankInitMethod.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw ValidationError(
+                "--method must be one of \(LowRankInitMethod.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         if let quant, LayerSolve.Quantizer(name: quant) == nil {
             throw ValidationError("--quant `\(quant)` is not nf4, fp4 or a ggml type Quail can quantize")
@@ -81,7 +82,8 @@ struct SolveLayerCommand: ParsableCommand {
         let errors = report["errors"]
         let calibrated = errors?["relative_calibrated"]?.doubleValue ?? .nan
         let weight = errors?["relative_weight"]?.doubleValue ?? .nan
-        print("\(method.rawValue) rank \(rank): relative calibrated error \(calibrated), relative weight error \(weight)")
+        print(
+            "\(method.rawValue) rank \(rank): relative calibrated error \(calibrated), relative weight error \(weight)")
         if report["fell_back_to_zero"]?.boolValue == true { print("note: worse than zero-init; returned zero factors") }
     }
 }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import LinearAlgebra
-import Testing
 import TensorCore
+import Testing
 
 /// A matrix of standard normal samples.
 func gaussianMatrix(_ rows: Int, _ columns: Int, _ rng: inout SplitMix64) -> DoubleMatrix {
@@ -59,7 +59,8 @@ struct DoubleBLASTests {
     @Test("accumulateGram adds XᵀX across block boundaries, and shards sum to the whole")
     func accumulateGram() {
         var rng = SplitMix64(seed: 3)
-        let rows = 600, columns = 24  // 600 rows span three 256-row blocks
+        let rows = 600
+        let columns = 24  // 600 rows span three 256-row blocks
         let x = (0..<(rows * columns)).map { _ in Float(rng.nextGaussian()) }
         var whole = DoubleMatrix(zeros: columns, columns)
         x.withUnsafeBufferPointer { BLAS.accumulateGram($0, rows: rows, columns: columns, into: &whole) }

@@ -20,7 +20,8 @@ struct LoftQTests {
         let problem = try factory.problem(rows: 18, columns: 26, tokens: 40)
         let quantizer = RecordingQuantizer()
         let options = LowRankInitOptions(rank: 3)
-        let loftq = try LowRankInitializer.solve(problem, method: .loftq, options: options, quantize: quantizer.callAsFunction)
+        let loftq = try LowRankInitializer.solve(
+            problem, method: .loftq, options: options, quantize: quantizer.callAsFunction)
         let svd = try LowRankInitializer.solve(problem, method: .svd, options: options)
         #expect(quantizer.inputs == [problem.weight])
         #expect(loftq.base == problem.base)

@@ -11,7 +11,8 @@ struct ProblemFactory {
     init(seed: UInt64) { rng = SplitMix64(seed: seed) }
 
     mutating func gaussian(_ rows: Int, _ columns: Int, scale: Double = 1) -> DoubleMatrix {
-        DoubleMatrix(rows: rows, columns: columns, values: (0..<(rows * columns)).map { _ in scale * rng.nextGaussian() })
+        DoubleMatrix(
+            rows: rows, columns: columns, values: (0..<(rows * columns)).map { _ in scale * rng.nextGaussian() })
     }
 
     /// Rounds to a grid of step 1/4: a crude 'quantizer' whose error is not low-rank.

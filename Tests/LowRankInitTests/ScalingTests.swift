@@ -19,7 +19,8 @@ struct ScalingTests {
     func exactSplit() throws {
         var factory = ProblemFactory(seed: 31)
         let problem = try factory.problem(rows: 16, columns: 20, tokens: 30)
-        let factors = try LowRankInitializer.solve(problem, method: .exact, options: LowRankInitOptions(rank: 4)).factors
+        let factors = try LowRankInitializer.solve(problem, method: .exact, options: LowRankInitOptions(rank: 4))
+            .factors
         let split = try factors.splittingScale(0.25)
         #expect(split.a.values == factors.a.values.map { $0 * 2 })
         #expect(split.b.values == factors.b.values.map { $0 * 2 })

@@ -96,12 +96,16 @@ struct SolverErrorTests {
         #expect(throws: LowRankInitError.quantizerFailed(layer: problem.layer, message: "QuantizerBroke()")) {
             try LowRankInitializer.solve(problem, method: .loftq, options: options) { _ in throw QuantizerBroke() }
         }
-        #expect(throws: LowRankInitError.shapeMismatch(
-            layer: problem.layer, matrix: "quantizer output", expected: [6, 8], actual: [1, 1])) {
+        #expect(
+            throws: LowRankInitError.shapeMismatch(
+                layer: problem.layer, matrix: "quantizer output", expected: [6, 8], actual: [1, 1])
+        ) {
             try LowRankInitializer.solve(problem, method: .loftq, options: options) { _ in Matrix(zeros: 1, 1) }
         }
-        #expect(throws: LowRankInitError.nonFiniteValue(
-            layer: problem.layer, matrix: "quantizer output", row: 0, column: 0)) {
+        #expect(
+            throws: LowRankInitError.nonFiniteValue(
+                layer: problem.layer, matrix: "quantizer output", row: 0, column: 0)
+        ) {
             try LowRankInitializer.solve(problem, method: .loftq, options: options) { m in
                 var out = m
                 out[0, 0] = .nan
@@ -116,12 +120,14 @@ struct SolverErrorTests {
         let w = Matrix(factory.gaussian(9, 7))
         let zeroGram = try LowRankInitProblem(
             layer: "dead", weight: w, base: ProblemFactory.gridQuantize(w), gram: DoubleMatrix(zeros: 7, 7))
-        let exact = try LowRankInitProblem(layer: "lossless", weight: w, base: w, gram: factory.gram(columns: 7, tokens: 20))
+        let exact = try LowRankInitProblem(
+            layer: "lossless", weight: w, base: w, gram: factory.gram(columns: 7, tokens: 20))
         for problem in [zeroGram, exact] {
             for method in [LowRankInitMethod.svd, .quailora, .exact] {
                 let result = try LowRankInitializer.solve(problem, method: method, options: LowRankInitOptions(rank: 3))
                 #expect(result.errors.relativeCalibrated.isFinite && result.errors.relativeWeight.isFinite)
-                #expect(result.factors.a.values.allSatisfy(\.isFinite) && result.factors.b.values.allSatisfy(\.isFinite))
+                #expect(
+                    result.factors.a.values.allSatisfy(\.isFinite) && result.factors.b.values.allSatisfy(\.isFinite))
                 #expect(!result.fellBackToZero)
             }
         }

@@ -21,8 +21,9 @@ func closedFormOptimum(_ problem: LowRankInitProblem, rank: Int) throws -> Doubl
 struct SolverPropertyTests {
     static let shapes = [(24, 40), (40, 24), (32, 32)]
 
-    @Test("a planted rank-r residual W − Q = B·A is recovered by svd, quailora and exact for any H",
-          arguments: shapes)
+    @Test(
+        "a planted rank-r residual W − Q = B·A is recovered by svd, quailora and exact for any H",
+        arguments: shapes)
     func plantedSolution(shape: (Int, Int)) throws {
         var factory = ProblemFactory(seed: 11)
         let (rows, columns) = shape
@@ -46,8 +47,9 @@ struct SolverPropertyTests {
         }
     }
 
-    @Test("the quailora objective never increases across alternation steps and starts at the svd solution",
-          arguments: shapes)
+    @Test(
+        "the quailora objective never increases across alternation steps and starts at the svd solution",
+        arguments: shapes)
     func monotoneAlternation(shape: (Int, Int)) throws {
         var factory = ProblemFactory(seed: 12)
         for tokens in [10, 300] {
@@ -69,8 +71,9 @@ struct SolverPropertyTests {
         }
     }
 
-    @Test("calibrated error ordering exact ≤ quailora ≤ svd ≤ zero, including singular H (fewer tokens than inputs)",
-          arguments: shapes)
+    @Test(
+        "calibrated error ordering exact ≤ quailora ≤ svd ≤ zero, including singular H (fewer tokens than inputs)",
+        arguments: shapes)
     func ordering(shape: (Int, Int)) throws {
         var factory = ProblemFactory(seed: 13)
         for tokens in [6, 30, 500] {
@@ -93,8 +96,9 @@ struct SolverPropertyTests {
         }
     }
 
-    @Test("undamped exact reaches the closed-form optimum Σ_{i>r} σ_i(E·L)², also for singular H (Cholesky recovery)",
-          arguments: shapes)
+    @Test(
+        "undamped exact reaches the closed-form optimum Σ_{i>r} σ_i(E·L)², also for singular H (Cholesky recovery)",
+        arguments: shapes)
     func exactMatchesClosedForm(shape: (Int, Int)) throws {
         var factory = ProblemFactory(seed: 14)
         for tokens in [7, 400] {
@@ -102,8 +106,9 @@ struct SolverPropertyTests {
             let result = try LowRankInitializer.solve(
                 problem, method: .exact, options: LowRankInitOptions(rank: 6, damping: 0))
             let optimum = try closedFormOptimum(problem, rank: 6)
-            #expect(abs(result.errors.calibrated - optimum) <= 1e-6 * result.errors.zeroInitCalibrated,
-                    "tokens \(tokens): \(result.errors.calibrated) vs \(optimum)")
+            #expect(
+                abs(result.errors.calibrated - optimum) <= 1e-6 * result.errors.zeroInitCalibrated,
+                "tokens \(tokens): \(result.errors.calibrated) vs \(optimum)")
         }
     }
 

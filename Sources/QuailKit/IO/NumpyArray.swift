@@ -101,13 +101,19 @@ public struct NumpyArray: Equatable, Sendable {
         let storage: Storage = bytes.withUnsafeBytes { raw in
             let payload = UnsafeRawBufferPointer(rebasing: raw[dataStart...])
             if itemSize == 4 {
-                return .float32((0..<count).map {
-                    Float(bitPattern: UInt32(littleEndian: payload.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self)))
-                })
+                return .float32(
+                    (0..<count).map {
+                        Float(
+                            bitPattern: UInt32(
+                                littleEndian: payload.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self)))
+                    })
             }
-            return .float64((0..<count).map {
-                Double(bitPattern: UInt64(littleEndian: payload.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self)))
-            })
+            return .float64(
+                (0..<count).map {
+                    Double(
+                        bitPattern: UInt64(littleEndian: payload.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self))
+                    )
+                })
         }
         return NumpyArray(shape: header.shape, storage: storage)
     }
@@ -126,7 +132,8 @@ public struct NumpyArray: Equatable, Sendable {
             payload.reserveCapacity(8 * v.count)
             for x in v { withUnsafeBytes(of: x.bitPattern.littleEndian) { payload.append(contentsOf: $0) } }
         }
-        let dimensions = shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
+        let dimensions =
+            shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
         var header = "{'descr': '\(descr)', 'fortran_order': False, 'shape': \(dimensions), }"
         let unpadded = 10 + header.utf8.count + 1
         header += String(repeating: " ", count: (64 - unpadded % 64) % 64) + "\n"
@@ -176,16 +183,22 @@ struct NumpyHeader {
             switch key {
             case "descr": descr = try quoted()
             case "fortran_order":
-                if scanner.hasPrefix("True") { fortranOrder = true } else if !scanner.hasPrefix("False") {
+                if scanner.hasPrefix("True") {
+                    fortranOrder = true
+                } else if !scanner.hasPrefix("False") {
                     throw ParseError(reason: "header: fortran_order must be True or False")
                 }
                 scanner = scanner.dropFirst(fortranOrder ? 4 : 5)
             case "shape":
                 try expect("(")
-                guard let close = scanner.firstIndex(of: ")") else { throw ParseError(reason: "header: unterminated shape") }
+                guard let close = scanner.firstIndex(of: ")") else {
+                    throw ParseError(reason: "header: unterminated shape")
+                }
                 let items = scanner[..<close].split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
                 for item in items where !item.isEmpty {
-                    guard let value = Int(item), value >= 0 else { throw ParseError(reason: "header: bad dimension `\(item)`") }
+                    guard let value = Int(item), value >= 0 else {
+                        throw ParseError(reason: "header: bad dimension `\(item)`")
+                    }
                     shape.append(value)
                 }
                 scanner = scanner[scanner.index(after: close)...]

@@ -37,7 +37,8 @@ public enum LayerSolve {
                 var bytes = [UInt8](repeating: 0, count: rowBytes * m.rows)
                 var values = [Float](repeating: 0, count: m.values.count)
                 try m.values.withUnsafeBufferPointer { source in
-                    try bytes.withUnsafeMutableBytes { target in try GGMLCodec.quantize(source, as: type, into: target) }
+                    try bytes.withUnsafeMutableBytes { target in try GGMLCodec.quantize(source, as: type, into: target)
+                    }
                 }
                 try bytes.withUnsafeBytes { raw in
                     try values.withUnsafeMutableBufferPointer { target in
@@ -90,11 +91,14 @@ public enum LayerSolve {
         let q = try matrix(base)
         let hArray = try NumpyArray.read(gram)
         guard hArray.shape.count == 2 else {
-            throw CheckpointError.invalidArrayFile(path: gram.path, reason: "expected a 2-D array, got shape \(hArray.shape)")
+            throw CheckpointError.invalidArrayFile(
+                path: gram.path, reason: "expected a 2-D array, got shape \(hArray.shape)")
         }
         let h = DoubleMatrix(rows: hArray.shape[0], columns: hArray.shape[1], values: hArray.doubleValues)
         let problem = try LowRankInitProblem(layer: weight.lastPathComponent, weight: w, base: q, gram: h)
-        let quantize = options.quantizer.map { quantizer in { (m: Matrix) throws -> Matrix in try quantizer.roundTrip(m) } }
+        let quantize = options.quantizer.map { quantizer in
+            { (m: Matrix) throws -> Matrix in try quantizer.roundTrip(m) }
+        }
         let clock = ContinuousClock()
         let start = clock.now
         let result = try LowRankInitializer.solve(
@@ -108,7 +112,8 @@ public enum LayerSolve {
                 ("b.npy", NumpyArray(shape: [factors.b.rows, factors.b.columns], storage: .float32(factors.b.values))),
             ]
             if let base = result.base {
-                files.append(("base.npy", NumpyArray(shape: [base.rows, base.columns], storage: .float32(base.values))))
+                files.append(
+                    ("base.npy", NumpyArray(shape: [base.rows, base.columns], storage: .float32(base.values))))
             }
             for (name, array) in files {
                 try Data(array.encoded()).write(to: atomic.temporaryURL.appendingPathComponent(name))
@@ -122,7 +127,8 @@ public enum LayerSolve {
     static func matrix(_ url: URL) throws -> Matrix {
         let array = try NumpyArray.read(url)
         guard array.shape.count == 2 else {
-            throw CheckpointError.invalidArrayFile(path: url.path, reason: "expected a 2-D array, got shape \(array.shape)")
+            throw CheckpointError.invalidArrayFile(
+                path: url.path, reason: "expected a 2-D array, got shape \(array.shape)")
         }
         return Matrix(rows: array.shape[0], columns: array.shape[1], values: array.floatValues)
     }
