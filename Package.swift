@@ -51,7 +51,7 @@ let package = Package(
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "TensorCore"]),
         .testTarget(name: "GGUFTests", dependencies: ["GGUF", "TensorCore"]),
         .testTarget(name: "QuantizationTests", dependencies: ["Quantization", "TensorCore"]),
-        .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra"]),
+        .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra", "TensorCore"]),
         .testTarget(name: "LowRankInitTests", dependencies: ["LowRankInit", "LinearAlgebra", "TensorCore"]),
         .testTarget(name: "PackagingTests", dependencies: ["Packaging", "TensorCore"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TensorCore"]),

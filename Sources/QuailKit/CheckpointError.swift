@@ -37,6 +37,8 @@ public enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertible
     case cannotQuantize(path: String, tensor: String, reason: String)
     /// A pre-quantized (bitsandbytes) tensor or its quantization settings break a rule.
     case invalidQuantizedTensor(path: String, tensor: String, reason: String)
+    /// A `.npy` file is not a float32/float64 C-order NumPy array Quail can read.
+    case invalidArrayFile(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -66,6 +68,7 @@ public enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertible
         case .cannotQuantize(let path, let tensor, let reason): "\(path): cannot quantize tensor `\(tensor)`: \(reason)"
         case .invalidQuantizedTensor(let path, let tensor, let reason):
             "\(path): quantized tensor `\(tensor)`: \(reason)"
+        case .invalidArrayFile(let path, let reason): "\(path): not a float32/float64 C-order .npy array: \(reason)"
         }
     }
 

@@ -12,5 +12,8 @@ struct Quail: ParsableCommand {
             and writes both. See man quail for details.
             """,
         version: QuailVersion.string,
-        subcommands: [InspectCommand.self, ConvertCommand.self, QuantizeCommand.self, TokenizeCommand.self])
+        subcommands: [
+            InspectCommand.self, ConvertCommand.self, QuantizeCommand.self, TokenizeCommand.self,
+            SolveLayerCommand.self,
+        ])
 }
