@@ -134,15 +134,12 @@ extension BPETokenizerMetadata {
             }
             vocab.append((token, .integer(id)))
         }
-        let pre = preTokenizerName.flatMap(PreTokenizerCatalog.preTokenizer(forGGUFName:))
-            ?? PreTokenizerCatalog.entries[1].json
+        let entry = preTokenizerName.flatMap(PreTokenizerCatalog.entry(forGGUFName:))
+        let pre = entry?.json ?? PreTokenizerCatalog.preTokenizer(forGGUFName: "gpt-2") ?? .null
         return .object([
             ("version", .string("1.0")), ("truncation", .null), ("padding", .null),
             ("added_tokens", .array(added)), ("normalizer", .null), ("pre_tokenizer", pre),
-            ("post_processor", .object([
-                ("type", .string("ByteLevel")), ("add_prefix_space", .bool(false)), ("trim_offsets", .bool(false)),
-                ("use_regex", .bool(false)),
-            ])),
+            ("post_processor", postProcessorJSON(addsBOS: addBOS ?? entry?.addsBOSByDefault ?? false)),
             ("decoder", .object([
                 ("type", .string("ByteLevel")), ("add_prefix_space", .bool(true)), ("trim_offsets", .bool(true)),
                 ("use_regex", .bool(true)),
@@ -150,10 +147,35 @@ extension BPETokenizerMetadata {
             ("model", .object([
                 ("type", .string("BPE")), ("dropout", .null), ("unk_token", .null),
                 ("continuing_subword_prefix", .null), ("end_of_word_suffix", .null), ("fuse_unk", .bool(false)),
-                ("byte_fallback", .bool(false)), ("ignore_merges", .bool(false)), ("vocab", .object(vocab)),
+                ("byte_fallback", .bool(false)), ("ignore_merges", .bool(entry?.ignoresMerges ?? false)),
+                ("vocab", .object(vocab)),
                 ("merges", .array(merges.map { .string($0) })),
             ])),
         ])
+    }
+
+    /// A ByteLevel post-processor, followed by a template that prepends BOS when the tokenizer adds it
+    /// (the shape of Llama 3's tokenizer.json).
+    private func postProcessorJSON(addsBOS: Bool) -> JSONValue {
+        let byteLevel = JSONValue.object([
+            ("type", .string("ByteLevel")), ("add_prefix_space", .bool(false)), ("trim_offsets", .bool(false)),
+            ("use_regex", .bool(false)),
+        ])
+        guard addsBOS, let bosID, tokens.indices.contains(bosID) else { return byteLevel }
+        let bos = tokens[bosID]
+        func special() -> JSONValue { .object([("SpecialToken", .object([("id", .string(bos)), ("type_id", .integer(0))]))]) }
+        func sequence(_ name: String, _ type: Int) -> JSONValue {
+            .object([("Sequence", .object([("id", .string(name)), ("type_id", .integer(type))]))])
+        }
+        let template = JSONValue.object([
+            ("type", .string("TemplateProcessing")),
+            ("single", .array([special(), sequence("A", 0)])),
+            ("pair", .array([special(), sequence("A", 0), special(), sequence("B", 1)])),
+            ("special_tokens", .object([
+                (bos, .object([("id", .string(bos)), ("ids", .array([.integer(bosID)])), ("tokens", .array([.string(bos)]))])),
+            ])),
+        ])
+        return .object([("type", .string("Sequence")), ("processors", .array([byteLevel, template]))])
     }
 
     /// The HF `tokenizer_config.json` for this tokenizer.
