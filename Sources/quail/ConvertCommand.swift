@@ -23,11 +23,7 @@ struct ConvertCommand: ParsableCommand {
     @Option(help: "Store 2-D tensors as f32, f16 or bf16 (1-D tensors keep their type).")
     var dtype: String?
 
-    @Flag(help: "Replace an existing destination.")
-    var force = false
-
-    @Option(help: "Largest safetensors shard in bytes when writing an HF directory.")
-    var maxShardBytes: Int = 5_000_000_000
+    @OptionGroup var output: OutputOptions
 
     @Flag(help: "Print the report as JSON.")
     var json = false
@@ -36,13 +32,12 @@ struct ConvertCommand: ParsableCommand {
         if let dtype, !["f32", "f16", "bf16"].contains(dtype.lowercased()) {
             throw ValidationError("--dtype must be f32, f16 or bf16, not `\(dtype)`")
         }
-        guard maxShardBytes > 0 else { throw ValidationError("--max-shard-bytes must be positive") }
     }
 
     func run() throws {
         let options = CheckpointConverter.Options(
-            dtype: dtype.flatMap { DType(rawValue: $0.uppercased()) }, overwrite: force,
-            maxShardByteCount: maxShardBytes)
+            dtype: dtype.flatMap { DType(rawValue: $0.uppercased()) }, overwrite: output.force,
+            maxShardByteCount: output.maxShardBytes)
         let report = try CheckpointConverter.convert(
             from: URL(fileURLWithPath: source), to: URL(fileURLWithPath: destination), options: options,
             progress: TerminalProgress(label: "convert"))

@@ -43,18 +43,10 @@ struct QuantizeCommand: ParsableCommand {
     @Flag(help: "Fail instead of taking any fallback type.")
     var strict = false
 
-    @Flag(help: "Replace an existing destination.")
-    var force = false
-
-    @Option(help: "Largest safetensors shard in bytes when writing an HF directory.")
-    var maxShardBytes: Int = 5_000_000_000
+    @OptionGroup var output: OutputOptions
 
     @Flag(help: "Print the report as JSON.")
     var json = false
-
-    func validate() throws {
-        guard maxShardBytes > 0 else { throw ValidationError("--max-shard-bytes must be positive") }
-    }
 
     func run() throws {
         let path = destination
@@ -72,7 +64,7 @@ struct QuantizeCommand: ParsableCommand {
         }
         let options = CheckpointQuantizer.Options(
             recipe: QuantizationRecipe(target: target, keepPatterns: keep, typeOverrides: overrides), strict: strict,
-            dryRun: dryRun, overwrite: force, maxShardByteCount: maxShardBytes)
+            dryRun: dryRun, overwrite: output.force, maxShardByteCount: output.maxShardBytes)
         let report = try CheckpointQuantizer.quantize(
             from: URL(fileURLWithPath: source), to: URL(fileURLWithPath: destination), options: options,
             progress: TerminalProgress(label: "quantize"))
