@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from synthetic_llama import write_side_files
+
 REPO = Path(__file__).resolve().parents[1]
 QUAIL = Path(os.environ.get("QUAIL_BIN", REPO / ".build" / "release" / "quail"))
 
@@ -26,20 +28,9 @@ def make_checkpoint(directory: Path, gib: float) -> int:
     tokenizer. Returns the tensor bytes."""
     hidden, ffn, heads, kv = 2048, 5632, 16, 4
     per_layer = 2 * (hidden * hidden * 2 + hidden * (hidden // heads * kv) * 2 + 3 * hidden * ffn) + 4 * hidden
-    tok = json.loads((REPO / "fixtures" / "tiny-llama" / "tokenizer.json").read_text())
-    vocab = max(tok["model"]["vocab"].values()) + 1 + len(tok["added_tokens"])
     layers = max(1, int(gib * 2**30 / per_layer))
-    config = {
-        "architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": hidden,
-        "intermediate_size": ffn, "num_hidden_layers": layers, "num_attention_heads": heads,
-        "num_key_value_heads": kv, "max_position_embeddings": 4096, "rms_norm_eps": 1e-5,
-        "rope_theta": 10000.0, "vocab_size": vocab, "tie_word_embeddings": True, "torch_dtype": "float16",
-        "bos_token_id": 0, "eos_token_id": 0,
-    }
-    directory.mkdir(parents=True)
-    (directory / "config.json").write_text(json.dumps(config, indent=2))
-    for name in ("tokenizer.json", "tokenizer_config.json"):
-        shutil.copy(REPO / "fixtures" / "tiny-llama" / name, directory / name)
+    vocab = write_side_files(directory, hidden=hidden, ffn=ffn, heads=heads, kv_heads=kv, layers=layers,
+                             torch_dtype="float16")
     rng = np.random.default_rng(0)
     shapes = {"model.embed_tokens.weight": [vocab, hidden], "model.norm.weight": [hidden]}
     for i in range(layers):

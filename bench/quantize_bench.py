@@ -20,6 +20,8 @@ from pathlib import Path
 
 import gguf
 import numpy as np
+
+from synthetic_llama import write_side_files
 from safetensors.numpy import save_file
 
 REPO = Path(__file__).resolve().parents[1]
@@ -33,19 +35,8 @@ def make_checkpoint(directory: Path, mib: float):
     hidden, ffn, heads = 1024, 2816, 8
     per_layer = 4 * (4 * hidden * hidden + 3 * hidden * ffn)
     layers = max(1, int(mib * 2**20 / per_layer))
-    tok = json.loads((REPO / "fixtures" / "tiny-llama" / "tokenizer.json").read_text())
-    vocab = max(tok["model"]["vocab"].values()) + 1 + len(tok["added_tokens"])
-    config = {
-        "architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": hidden,
-        "intermediate_size": ffn, "num_hidden_layers": layers, "num_attention_heads": heads,
-        "num_key_value_heads": heads, "max_position_embeddings": 4096, "rms_norm_eps": 1e-5,
-        "rope_theta": 10000.0, "vocab_size": vocab, "tie_word_embeddings": True, "torch_dtype": "float32",
-        "bos_token_id": 0, "eos_token_id": 0,
-    }
-    directory.mkdir(parents=True)
-    (directory / "config.json").write_text(json.dumps(config, indent=2))
-    for name in ("tokenizer.json", "tokenizer_config.json"):
-        shutil.copy(REPO / "fixtures" / "tiny-llama" / name, directory / name)
+    vocab = write_side_files(directory, hidden=hidden, ffn=ffn, heads=heads, kv_heads=heads, layers=layers,
+                             torch_dtype="float32")
     rng = np.random.default_rng(0)
     tensors = {"model.embed_tokens.weight": rng.standard_normal((vocab, hidden), np.float32) * 0.02,
                "model.norm.weight": np.ones(hidden, np.float32)}
