@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: Apache-2.0
+import LinearAlgebra
+
+/// A llama-family decoder run on the CPU in F32, one whole chunk of tokens at a time.
+///
+/// The math is transformers' `LlamaForCausalLM` (embedding, per block `x += o_proj(attn(rmsnorm(x)))` and
+/// `x += down(silu(gate(rmsnorm(x))) ⊙ up(rmsnorm(x)))`, final RMSNorm, output head), prompt-processing style:
+/// every linear layer is one `sgemm` over all `T` positions of the chunk, attention is causal within the chunk
+/// (positions `0..<T`, no KV cache). Weights come from a ``LayerWeightsSource`` block by block; ``residency``
+/// decides whether they stay in memory between calls.
+///
+/// Not thread-safe: one forward pass at a time (it parallelizes internally with the OpenBLAS thread count).
+public final class LlamaModel<Source: LayerWeightsSource> {
+    /// The model's shape.
+    public let configuration: LlamaConfiguration
+    /// Where weights come from.
+    public let source: Source
+    /// What stays in memory between calls.
+    public let residency: WeightResidency
+    private var residentLayers: [LlamaLayerWeights?]
+    private var residentHead: LlamaHeadWeights?
+
+    /// Creates a model. No weights are loaded until the first forward pass.
+    public init(configuration: LlamaConfiguration, source: Source, residency: WeightResidency = .resident) {
+        self.configuration = configuration
+        self.source = source
+        self.residency = residency
+        residentLayers = Array(repeating: nil, count: configuration.layerCount)
+    }
+
+    /// Runs the model on `tokens` (positions `0..<T`) and returns the logits of `logitRows`, `(rows, V)`.
+    ///
+    /// - Parameters:
+    ///   - tokens: `T ≥ 1` token ids in `0..<V`.
+    ///   - logitRows: the positions whose logits are wanted (all by default); perplexity needs only the scored half.
+    ///   - observer: receives every linear layer's input and the hidden states; nil costs nothing.
+    /// - Throws: what the source throws while loading weights.
+    /// Traps if a token id is out of range or the source returns weights of the wrong shape.
+    public func forward(
+        tokens: [Int], logitRows: Range<Int>? = nil, observer: (any ActivationObserving)? = nil
+    ) throws(Source.Failure) -> Matrix {
+        let c = configuration
+        let rows = tokens.count
+        let outputRows = logitRows ?? 0..<rows
+        precondition(rows > 0 && outputRows.lowerBound >= 0 && outputRows.upperBound <= rows, "bad token rows")
+        precondition(tokens.allSatisfy { $0 >= 0 && $0 < c.vocabSize }, "token id out of range")
+        let work = Workspace(rows: rows, configuration: c)
+        let embedded = try source.embeddings(of: tokens)
+        precondition(embedded.rows == rows && embedded.columns == c.hiddenSize, "embedding rows have the wrong shape")
+        embedded.values.withUnsafeBufferPointer { e in
+            guard let base = e.baseAddress else { return }
+            work.hidden.update(from: base, count: rows * c.hiddenSize)
+        }
+        observer?.observe(HiddenState(stage: .embeddings, rows: rows, columns: c.hiddenSize, values: .init(start: work.hidden, count: rows * c.hiddenSize)))
+        let rotary = RotaryTable(positions: 0..<rows, headDim: c.headDim, theta: c.ropeTheta)
+        for index in 0..<c.layerCount {
+            let weights = try layer(index)
+            precondition(weights.matches(c), "layer \(index) weights do not match the configuration")
+            decoderBlock(weights, index: index, rows: rows, rotary: rotary, work: work, observer: observer)
+            observer?.observe(HiddenState(stage: .afterLayer(index), rows: rows, columns: c.hiddenSize, values: .init(start: work.hidden, count: rows * c.hiddenSize)))
+        }
+        let head = try self.head()
+        precondition(head.outputNorm.count == c.hiddenSize && head.output.rows == c.vocabSize && head.output.columns == c.hiddenSize, "head weights have the wrong shape")
+        head.outputNorm.withUnsafeBufferPointer { w in
+            guard let w = w.baseAddress else { return }
+            rmsNorm(work.hidden, weight: w, epsilon: c.rmsNormEpsilon, rows: rows, columns: c.hiddenSize, into: work.normed)
+        }
+        observer?.observe(HiddenState(stage: .finalNorm, rows: rows, columns: c.hiddenSize, values: .init(start: work.normed, count: rows * c.hiddenSize)))
+        // logits (R, V) = normed[rows] (R, C) · outputᵀ
+        var logits = Matrix(zeros: outputRows.count, c.vocabSize)
+        logits.values.withUnsafeMutableBufferPointer { out in
+            guard let out = out.baseAddress else { return }
+            linear(work.normed + outputRows.lowerBound * c.hiddenSize, rows: outputRows.count, weight: head.output, into: out)
+        }
+        return logits
+    }
+
+    /// One `LlamaDecoderLayer`: pre-norm attention and pre-norm SwiGLU MLP, each added to the residual stream.
+    private func decoderBlock(
+        _ w: LlamaLayerWeights, index: Int, rows: Int, rotary: RotaryTable, work: Workspace,
+        observer: (any ActivationObserving)?
+    ) {
+        let c = configuration
+        func observe(_ group: LinearGroup, _ values: UnsafeMutablePointer<Float>, _ columns: Int) {
+            observer?.observe(LinearInput(layer: index, group: group, rows: rows, columns: columns, values: .init(start: values, count: rows * columns)))
+        }
+        // Attention: normed (T, C) → q (T, H·hd), k, v (T, Hkv·hd) → heads (T, H·hd) → hidden += heads · Woᵀ
+        w.attentionNorm.withUnsafeBufferPointer { g in
+            guard let g = g.baseAddress else { return }
+            rmsNorm(work.hidden, weight: g, epsilon: c.rmsNormEpsilon, rows: rows, columns: c.hiddenSize, into: work.normed)
+        }
+        observe(.attentionInput, work.normed, c.hiddenSize)
+        linear(work.normed, rows: rows, weight: w.query, into: work.query)
+        linear(work.normed, rows: rows, weight: w.key, into: work.key)
+        linear(work.normed, rows: rows, weight: w.value, into: work.value)
+        applyRotary(work.query, rows: rows, heads: c.headCount, rowStride: c.queryWidth, table: rotary)
+        applyRotary(work.key, rows: rows, heads: c.kvHeadCount, rowStride: c.keyValueWidth, table: rotary)
+        causalAttention(query: work.query, key: work.key, value: work.value, rows: rows, configuration: c, into: work.attention)
+        observe(.attentionOutput, work.attention, c.queryWidth)
+        linear(work.attention, rows: rows, weight: w.attentionOutput, into: work.hidden, accumulate: true)
+
+        // MLP: normed (T, C) → gate, up (T, F) → silu(gate) ⊙ up (T, F) → hidden += product · Wdᵀ
+        w.feedForwardNorm.withUnsafeBufferPointer { g in
+            guard let g = g.baseAddress else { return }
+            rmsNorm(work.hidden, weight: g, epsilon: c.rmsNormEpsilon, rows: rows, columns: c.hiddenSize, into: work.normed)
+        }
+        observe(.feedForwardInput, work.normed, c.hiddenSize)
+        linear(work.normed, rows: rows, weight: w.gate, into: work.gate)
+        linear(work.normed, rows: rows, weight: w.up, into: work.up)
+        swiGLU(gate: work.gate, up: work.up, count: rows * c.intermediateSize)
+        observe(.feedForwardProduct, work.gate, c.intermediateSize)
+        linear(work.gate, rows: rows, weight: w.down, into: work.hidden, accumulate: true)
+    }
+
+    private func layer(_ index: Int) throws(Source.Failure) -> LlamaLayerWeights {
+        if let cached = residentLayers[index] { return cached }
+        let weights = try source.layerWeights(at: index)
+        if residency == .resident { residentLayers[index] = weights }
+        return weights
+    }
+
+    private func head() throws(Source.Failure) -> LlamaHeadWeights {
+        if let residentHead { return residentHead }
+        let weights = try source.headWeights()
+        if residency == .resident { residentHead = weights }
+        return weights
+    }
+
+    /// Drops every resident weight (the next forward pass loads again).
+    public func releaseWeights() {
+        residentLayers = Array(repeating: nil, count: configuration.layerCount)
+        residentHead = nil
+    }
+}
