@@ -12,5 +12,5 @@ struct Quail: ParsableCommand {
             and writes both. See man quail for details.
             """,
         version: QuailVersion.string,
-        subcommands: [InspectCommand.self, ConvertCommand.self])
+        subcommands: [InspectCommand.self, ConvertCommand.self, EvalCommand.self])
 }

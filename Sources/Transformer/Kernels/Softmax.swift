@@ -10,7 +10,8 @@ func maskedSoftmax(_ row: UnsafeMutablePointer<Float>, valid: Int, count: Int) {
     var maxima = SIMD8<Float>(repeating: -.infinity)
     var i = 0
     while i < vectorEnd {
-        maxima = pointwiseMax(maxima, UnsafeRawPointer(row + i).loadUnaligned(as: SIMD8<Float>.self))
+        let v = UnsafeRawPointer(row + i).loadUnaligned(as: SIMD8<Float>.self)
+        maxima.replace(with: v, where: v .> maxima)
         i += 8
     }
     var maximum = maxima.max()

@@ -8,8 +8,12 @@
 enum VectorMath {
     @inline(__always)
     static func exp(_ x: SIMD8<Float>) -> SIMD8<Float> {
-        let clamped = x.clamped(lowerBound: SIMD8(repeating: -87.3), upperBound: SIMD8(repeating: 88.37))
-        let n = (clamped * 1.442_695_04).rounded(.toNearestOrEven)
+        var clamped = x
+        clamped.replace(with: -87.3, where: x .< -87.3)
+        clamped.replace(with: 88.37, where: x .> 88.37)
+        // Adding 1.5·2²³ rounds to an integer (ties to even) and leaves it in the low mantissa bits.
+        let shifted = clamped * 1.442_695_04 + 12_582_912
+        let n = shifted - 12_582_912
         var r = clamped - n * 0.693_359_375
         r = r - n * -2.121_944_4e-4
         var p: SIMD8<Float> = SIMD8(repeating: 1.987_569_15e-4)
@@ -19,7 +23,7 @@ enum VectorMath {
         p = p * r + 1.666_666_55e-1
         p = p * r + 5.000_000_1e-1
         p = p * r * r + r + 1
-        let exponent = (SIMD8<Int32>(n, rounding: .towardZero) &+ 127) &<< 23
+        let exponent = (unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- 0x4B40_0000 &+ 127) &<< 23
         var result = p * unsafeBitCast(exponent, to: SIMD8<Float>.self)
         result.replace(with: 0, where: x .< -87.3)
         result.replace(with: .infinity, where: x .> 88.37)
