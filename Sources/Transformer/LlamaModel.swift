@@ -5,11 +5,13 @@ import LinearAlgebra
 ///
 /// The math is transformers' `LlamaForCausalLM` (embedding, per block `x += o_proj(attn(rmsnorm(x)))` and
 /// `x += down(silu(gate(rmsnorm(x))) ⊙ up(rmsnorm(x)))`, final RMSNorm, output head), prompt-processing style:
-/// every linear layer is one `sgemm` over all `T` positions of the chunk, attention is causal within the chunk
+/// every linear layer is an `sgemm` over all `T` positions of the chunk, attention is causal within the chunk
 /// (positions `0..<T`, no KV cache). Weights come from a ``LayerWeightsSource`` block by block; ``residency``
 /// decides whether they stay in memory between calls.
 ///
-/// Not thread-safe: one forward pass at a time (it parallelizes internally with the OpenBLAS thread count).
+/// Threading: the pass splits its work over ``threadCount`` threads itself and calls OpenBLAS single-threaded
+/// (it sets OpenBLAS to one thread for the duration of a call and restores the previous count afterwards), so no
+/// OpenBLAS worker pool competes with its threads. Not reentrant: one forward pass at a time per process.
 public final class LlamaModel<Source: LayerWeightsSource> {
     /// The model's shape.
     public let configuration: LlamaConfiguration
@@ -17,14 +19,23 @@ public final class LlamaModel<Source: LayerWeightsSource> {
     public let source: Source
     /// What stays in memory between calls.
     public let residency: WeightResidency
+    /// Threads a forward pass uses.
+    public let threadCount: Int
     private var residentLayers: [LlamaLayerWeights?]
     private var residentHead: LlamaHeadWeights?
 
     /// Creates a model. No weights are loaded until the first forward pass.
-    public init(configuration: LlamaConfiguration, source: Source, residency: WeightResidency = .resident) {
+    ///
+    /// - Parameter threads: threads per forward pass; by default OpenBLAS's thread count (`OPENBLAS_NUM_THREADS`,
+    ///   else the number of cores).
+    public init(
+        configuration: LlamaConfiguration, source: Source, residency: WeightResidency = .resident,
+        threads: Int? = nil
+    ) {
         self.configuration = configuration
         self.source = source
         self.residency = residency
+        threadCount = max(1, threads ?? BLAS.threadCount)
         residentLayers = Array(repeating: nil, count: configuration.layerCount)
     }
 
@@ -42,35 +53,42 @@ public final class LlamaModel<Source: LayerWeightsSource> {
         let c = configuration
         let rows = tokens.count
         let outputRows = logitRows ?? 0..<rows
-        precondition(rows > 0 && outputRows.lowerBound >= 0 && outputRows.upperBound <= rows, "bad token rows")
+        precondition(rows > 0 && outputRows.lowerBound >= 0 && outputRows.upperBound <= rows, "bad rows")
         precondition(tokens.allSatisfy { $0 >= 0 && $0 < c.vocabSize }, "token id out of range")
+        let blasThreads = BLAS.threadCount
+        BLAS.setThreadCount(1)
+        defer { BLAS.setThreadCount(blasThreads) }
+
         let work = Workspace(rows: rows, configuration: c)
+        let stream = UnsafeBufferPointer(start: work.hidden, count: rows * c.hiddenSize)
         let embedded = try source.embeddings(of: tokens)
-        precondition(embedded.rows == rows && embedded.columns == c.hiddenSize, "embedding rows have the wrong shape")
-        embedded.values.withUnsafeBufferPointer { e in
-            guard let base = e.baseAddress else { return }
-            work.hidden.update(from: base, count: rows * c.hiddenSize)
-        }
-        observer?.observe(HiddenState(stage: .embeddings, rows: rows, columns: c.hiddenSize, values: .init(start: work.hidden, count: rows * c.hiddenSize)))
+        precondition(embedded.rows == rows && embedded.columns == c.hiddenSize, "bad embedding rows")
+        _ = UnsafeMutableBufferPointer(start: work.hidden, count: rows * c.hiddenSize).update(from: embedded.values)
+        observer?.observe(HiddenState(stage: .embeddings, rows: rows, columns: c.hiddenSize, values: stream))
+
         let rotary = RotaryTable(positions: 0..<rows, headDim: c.headDim, theta: c.ropeTheta)
         for index in 0..<c.layerCount {
             let weights = try layer(index)
             precondition(weights.matches(c), "layer \(index) weights do not match the configuration")
             decoderBlock(weights, index: index, rows: rows, rotary: rotary, work: work, observer: observer)
-            observer?.observe(HiddenState(stage: .afterLayer(index), rows: rows, columns: c.hiddenSize, values: .init(start: work.hidden, count: rows * c.hiddenSize)))
+            observer?.observe(HiddenState(stage: .afterLayer(index), rows: rows, columns: c.hiddenSize, values: stream))
         }
+
         let head = try self.head()
-        precondition(head.outputNorm.count == c.hiddenSize && head.output.rows == c.vocabSize && head.output.columns == c.hiddenSize, "head weights have the wrong shape")
-        head.outputNorm.withUnsafeBufferPointer { w in
-            guard let w = w.baseAddress else { return }
-            rmsNorm(work.hidden, weight: w, epsilon: c.rmsNormEpsilon, rows: rows, columns: c.hiddenSize, into: work.normed)
-        }
-        observer?.observe(HiddenState(stage: .finalNorm, rows: rows, columns: c.hiddenSize, values: .init(start: work.normed, count: rows * c.hiddenSize)))
-        // logits (R, V) = normed[rows] (R, C) · outputᵀ
+        precondition(
+            head.outputNorm.count == c.hiddenSize && head.output.rows == c.vocabSize
+                && head.output.columns == c.hiddenSize, "head weights do not match the configuration")
+        normalize(work.hidden, head.outputNorm, rows: rows, into: work.normed)
+        observer?.observe(HiddenState(
+            stage: .finalNorm, rows: rows, columns: c.hiddenSize,
+            values: UnsafeBufferPointer(start: work.normed, count: rows * c.hiddenSize)))
+        // logits (R, V) = normed[outputRows] (R, C) · outputᵀ
         var logits = Matrix(zeros: outputRows.count, c.vocabSize)
         logits.values.withUnsafeMutableBufferPointer { out in
             guard let out = out.baseAddress else { return }
-            linear(work.normed + outputRows.lowerBound * c.hiddenSize, rows: outputRows.count, weight: head.output, into: out)
+            linear(
+                work.normed + outputRows.lowerBound * c.hiddenSize, rows: outputRows.count, weight: head.output,
+                into: out, threads: threadCount)
         }
         return logits
     }
@@ -81,35 +99,48 @@ public final class LlamaModel<Source: LayerWeightsSource> {
         observer: (any ActivationObserving)?
     ) {
         let c = configuration
+        let threads = threadCount
         func observe(_ group: LinearGroup, _ values: UnsafeMutablePointer<Float>, _ columns: Int) {
-            observer?.observe(LinearInput(layer: index, group: group, rows: rows, columns: columns, values: .init(start: values, count: rows * columns)))
+            observer?.observe(LinearInput(
+                layer: index, group: group, rows: rows, columns: columns,
+                values: UnsafeBufferPointer(start: values, count: rows * columns)))
         }
         // Attention: normed (T, C) → q (T, H·hd), k, v (T, Hkv·hd) → heads (T, H·hd) → hidden += heads · Woᵀ
-        w.attentionNorm.withUnsafeBufferPointer { g in
-            guard let g = g.baseAddress else { return }
-            rmsNorm(work.hidden, weight: g, epsilon: c.rmsNormEpsilon, rows: rows, columns: c.hiddenSize, into: work.normed)
-        }
+        normalize(work.hidden, w.attentionNorm, rows: rows, into: work.normed)
         observe(.attentionInput, work.normed, c.hiddenSize)
-        linear(work.normed, rows: rows, weight: w.query, into: work.query)
-        linear(work.normed, rows: rows, weight: w.key, into: work.key)
-        linear(work.normed, rows: rows, weight: w.value, into: work.value)
-        applyRotary(work.query, rows: rows, heads: c.headCount, rowStride: c.queryWidth, table: rotary)
-        applyRotary(work.key, rows: rows, heads: c.kvHeadCount, rowStride: c.keyValueWidth, table: rotary)
-        causalAttention(query: work.query, key: work.key, value: work.value, rows: rows, configuration: c, into: work.attention)
+        linear(work.normed, rows: rows, weight: w.query, into: work.query, threads: threads)
+        linear(work.normed, rows: rows, weight: w.key, into: work.key, threads: threads)
+        linear(work.normed, rows: rows, weight: w.value, into: work.value, threads: threads)
+        applyRotary(
+            work.query, rows: rows, heads: c.headCount, rowStride: c.queryWidth, table: rotary, threads: threads)
+        applyRotary(
+            work.key, rows: rows, heads: c.kvHeadCount, rowStride: c.keyValueWidth, table: rotary, threads: threads)
+        causalAttention(
+            query: work.query, key: work.key, value: work.value, rows: rows, configuration: c,
+            into: work.attention, threads: threads)
         observe(.attentionOutput, work.attention, c.queryWidth)
-        linear(work.attention, rows: rows, weight: w.attentionOutput, into: work.hidden, accumulate: true)
+        linear(work.attention, rows: rows, weight: w.attentionOutput, into: work.hidden, accumulate: true, threads: threads)
 
         // MLP: normed (T, C) → gate, up (T, F) → silu(gate) ⊙ up (T, F) → hidden += product · Wdᵀ
-        w.feedForwardNorm.withUnsafeBufferPointer { g in
-            guard let g = g.baseAddress else { return }
-            rmsNorm(work.hidden, weight: g, epsilon: c.rmsNormEpsilon, rows: rows, columns: c.hiddenSize, into: work.normed)
-        }
+        normalize(work.hidden, w.feedForwardNorm, rows: rows, into: work.normed)
         observe(.feedForwardInput, work.normed, c.hiddenSize)
-        linear(work.normed, rows: rows, weight: w.gate, into: work.gate)
-        linear(work.normed, rows: rows, weight: w.up, into: work.up)
-        swiGLU(gate: work.gate, up: work.up, count: rows * c.intermediateSize)
+        linear(work.normed, rows: rows, weight: w.gate, into: work.gate, threads: threads)
+        linear(work.normed, rows: rows, weight: w.up, into: work.up, threads: threads)
+        swiGLU(gate: work.gate, up: work.up, count: rows * c.intermediateSize, threads: threads)
         observe(.feedForwardProduct, work.gate, c.intermediateSize)
-        linear(work.gate, rows: rows, weight: w.down, into: work.hidden, accumulate: true)
+        linear(work.gate, rows: rows, weight: w.down, into: work.hidden, accumulate: true, threads: threads)
+    }
+
+    /// RMSNorm of the residual stream `(T, C)` with gain `weight` into `out`.
+    private func normalize(
+        _ x: UnsafeMutablePointer<Float>, _ weight: [Float], rows: Int, into out: UnsafeMutablePointer<Float>
+    ) {
+        weight.withUnsafeBufferPointer { gain in
+            guard let gain = gain.baseAddress else { return }
+            rmsNorm(
+                x, weight: gain, epsilon: configuration.rmsNormEpsilon, rows: rows, columns: configuration.hiddenSize,
+                into: out, threads: threadCount)
+        }
     }
 
     private func layer(_ index: Int) throws(Source.Failure) -> LlamaLayerWeights {

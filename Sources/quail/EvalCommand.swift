@@ -58,7 +58,6 @@ struct EvalCommand: ParsableCommand {
     }
 
     func run() throws {
-        if let threads { RuntimeThreads.count = threads }
         let weights = try CheckpointWeights(contentsOf: URL(fileURLWithPath: model))
         let tokens: [Int]
         let bos: BOSPolicy
@@ -90,7 +89,7 @@ struct EvalCommand: ParsableCommand {
         }
         let report = try PerplexityEvaluation.evaluate(
             weights, tokens: tokens, source: source, bos: bos,
-            options: .init(contextLength: ctx, chunkLimit: chunks, residency: residency),
+            options: .init(contextLength: ctx, chunkLimit: chunks, residency: residency, threadCount: threads),
             progress: TerminalProgress(label: "eval"))
         print(json ? report.jsonRepresentation.text(indent: 2) : report.text)
     }

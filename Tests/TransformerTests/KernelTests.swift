@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 import Foundation
 import LinearAlgebra
+import Synchronization
 import TensorCore
 import Testing
 
@@ -17,8 +18,8 @@ struct KernelTests {
         let ones = [Float](repeating: 1, count: columns)
         var a = [Float](repeating: 0, count: rows * columns)
         var b = a
-        rmsNorm(x, weight: ones, epsilon: 0, rows: rows, columns: columns, into: &a)
-        rmsNorm(scaled, weight: ones, epsilon: 0, rows: rows, columns: columns, into: &b)
+        rmsNorm(x, weight: ones, epsilon: 0, rows: rows, columns: columns, into: &a, threads: 2)
+        rmsNorm(scaled, weight: ones, epsilon: 0, rows: rows, columns: columns, into: &b, threads: 1)
         for r in 0..<rows {
             let row = a[r * columns..<(r + 1) * columns]
             #expect(abs(row.reduce(0) { $0 + $1 * $1 } / Float(columns) - 1) < 1e-5)
@@ -26,7 +27,7 @@ struct KernelTests {
         #expect(maxAbsDifference(a, b) < 1e-5)
         var gained = a
         let gain = (0..<columns).map { Float($0) - 3 }
-        rmsNorm(x, weight: gain, epsilon: 0, rows: rows, columns: columns, into: &gained)
+        rmsNorm(x, weight: gain, epsilon: 0, rows: rows, columns: columns, into: &gained, threads: 2)
         for i in 0..<rows * columns { #expect(abs(gained[i] - a[i] * gain[i % columns]) < 1e-5) }
     }
 
@@ -36,7 +37,7 @@ struct KernelTests {
         let hd = 8
         let x = (0..<2 * hd).map { _ in Float(rng.nextGaussian()) }
         var rotated = x
-        applyRotary(&rotated, rows: 1, heads: 2, rowStride: 2 * hd, table: RotaryTable(positions: 0..<1, headDim: hd, theta: 10_000))
+        applyRotary(&rotated, rows: 1, heads: 2, rowStride: 2 * hd, table: RotaryTable(positions: 0..<1, headDim: hd, theta: 10_000), threads: 1)
         #expect(rotated == x)
 
         // <rope(q, m), rope(k, n)> is a function of m − n.
@@ -48,8 +49,8 @@ struct KernelTests {
             var qs = rows
             qs.replaceSubrange(m * hd..<(m + 1) * hd, with: q)
             rows.replaceSubrange(n * hd..<(n + 1) * hd, with: k)
-            applyRotary(&qs, rows: max(m, n) + 1, heads: 1, rowStride: hd, table: table)
-            applyRotary(&rows, rows: max(m, n) + 1, heads: 1, rowStride: hd, table: table)
+            applyRotary(&qs, rows: max(m, n) + 1, heads: 1, rowStride: hd, table: table, threads: 2)
+            applyRotary(&rows, rows: max(m, n) + 1, heads: 1, rowStride: hd, table: table, threads: 1)
             return zip(qs[m * hd..<(m + 1) * hd], rows[n * hd..<(n + 1) * hd]).reduce(0) { $0 + $1.0 * $1.1 }
         }
         #expect(abs(dot(7, 3) - dot(4, 0)) < 1e-4)
@@ -64,7 +65,7 @@ struct KernelTests {
         let k = (0..<c.keyValueWidth).map { _ in Float(rng.nextGaussian()) }
         let v = (0..<c.keyValueWidth).map { _ in Float(rng.nextGaussian()) }
         var out = [Float](repeating: .nan, count: c.queryWidth)
-        causalAttention(query: q, key: k, value: v, rows: 1, configuration: c, into: &out)
+        causalAttention(query: q, key: k, value: v, rows: 1, configuration: c, into: &out, threads: 2)
         for h in 0..<c.headCount {
             let g = h / c.headsPerKeyValueHead
             #expect(Array(out[h * c.headDim..<(h + 1) * c.headDim]) == Array(v[g * c.headDim..<(g + 1) * c.headDim]))
@@ -92,6 +93,19 @@ struct KernelTests {
         #expect(worst <= 3)
         #expect(VectorMath.exp(-.infinity) == 0)
         #expect(VectorMath.exp(-100) == 0)
+    }
+
+    @Test("parallel ranges cover the work once, split on aligned boundaries")
+    func parallelRanges() {
+        let seen = Mutex<[Range<Int>]>([])
+        Parallel.forRanges(100, threads: 3, alignment: 16) { range in seen.withLock { $0.append(range) } }
+        let ranges = seen.withLock { $0 }.sorted { $0.lowerBound < $1.lowerBound }
+        #expect(ranges.count == 3)
+        #expect(ranges.first?.lowerBound == 0 && ranges.last?.upperBound == 100)
+        #expect(zip(ranges, ranges.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound && $1.lowerBound % 16 == 0 })
+        let hits = Mutex<[Int]>([])
+        Parallel.forEach(37, threads: 2) { i in hits.withLock { $0.append(i) } }
+        #expect(hits.withLock { $0 }.sorted() == Array(0..<37))
     }
 
     @Test("raw-pointer sgemm with strides and accumulation agrees with a triple loop")

@@ -31,11 +31,13 @@ struct LlamaModelTests {
         #expect(maxAbsDifference(Array(before.values[(135 * width)...]), Array(after.values[(135 * width)...])) > 1e-3)
     }
 
-    @Test("logitRows selects rows of the full logits; streamed and resident weights agree")
+    @Test("logitRows selects rows of the full logits; streamed, resident, 1 and 3 threads agree")
     func logitRowsAndResidency() throws {
         let tiny = TinyModel(seed: 12, tied: true)
         let tokens = tiny.tokens(40, seed: 4)
-        let full = try tiny.model(.streamed).forward(tokens: tokens)
+        let full = try tiny.model(.streamed, threads: 1).forward(tokens: tokens)
+        let threaded = try tiny.model(.streamed, threads: 3).forward(tokens: tokens)
+        #expect(maxAbsDifference(full.values, threaded.values) < 2e-5)
         let resident = tiny.model(.resident)
         _ = try resident.forward(tokens: tokens)
         let part = try resident.forward(tokens: tokens, logitRows: 20..<39)

@@ -43,8 +43,8 @@ struct TinyModel {
         return (0..<count).map { _ in Int(rng.next() % UInt64(configuration.vocabSize)) }
     }
 
-    func model(_ residency: WeightResidency = .resident) -> LlamaModel<InMemoryWeights> {
-        LlamaModel(configuration: configuration, source: weights, residency: residency)
+    func model(_ residency: WeightResidency = .resident, threads: Int = 2) -> LlamaModel<InMemoryWeights> {
+        LlamaModel(configuration: configuration, source: weights, residency: residency, threads: threads)
     }
 
     // MARK: - Naive reference

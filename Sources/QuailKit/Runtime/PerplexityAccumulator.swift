@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import Foundation
+import LinearAlgebra
 
 /// Sums of negative log-likelihoods, as llama.cpp's `perplexity` keeps them (`nll`, `nll2`, `count`).
 public struct PerplexityAccumulator: Equatable, Sendable {
@@ -29,6 +30,33 @@ public struct PerplexityAccumulator: Equatable, Sendable {
         count += 1
     }
 
+    /// Scores row `i` of `logits` `(rows, V)` against `targets[i]`, rows spread over `threads` threads.
+    ///
+    /// Each thread sums its own rows and the partial sums are added in row order, so the result does not depend on
+    /// the thread count beyond floating-point association of those few partial sums.
+    public mutating func add(logits: Matrix, targets: [Int], threads: Int) {
+        precondition(targets.count == logits.rows, "one target per row")
+        let parts = max(1, min(threads, logits.rows))
+        var partials = [PerplexityAccumulator](repeating: PerplexityAccumulator(), count: parts)
+        logits.values.withUnsafeBufferPointer { all in
+            partials.withUnsafeMutableBufferPointer { partials in
+                let shared = SharedBuffers(logits: all, partials: partials)
+                DispatchQueue.concurrentPerform(iterations: parts) { part in
+                    for row in (logits.rows * part / parts)..<(logits.rows * (part + 1) / parts) {
+                        let values = UnsafeBufferPointer(
+                            rebasing: shared.logits[row * logits.columns..<(row + 1) * logits.columns])
+                        shared.partials[part].add(logits: values, target: targets[row])
+                    }
+                }
+            }
+        }
+        for partial in partials {
+            negativeLogLikelihood += partial.negativeLogLikelihood
+            squaredNegativeLogLikelihood += partial.squaredNegativeLogLikelihood
+            count += partial.count
+        }
+    }
+
     /// `exp(mean nll)`.
     public var perplexity: Double { Foundation.exp(negativeLogLikelihood / Double(count)) }
 
@@ -41,4 +69,10 @@ public struct PerplexityAccumulator: Equatable, Sendable {
         guard variance > 0 else { return nil }
         return perplexity * (variance / Double(count - 1)).squareRoot()
     }
+}
+
+/// The logits read by every thread and the accumulators, one slot per thread, each written by its thread only.
+private struct SharedBuffers: @unchecked Sendable {
+    let logits: UnsafeBufferPointer<Float>
+    let partials: UnsafeMutableBufferPointer<PerplexityAccumulator>
 }

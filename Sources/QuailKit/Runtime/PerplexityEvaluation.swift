@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
 import Foundation
-import LinearAlgebra
 import Transformer
 
 /// Perplexity of a model on a token sequence with llama.cpp's `llama-perplexity` rule.
@@ -19,12 +18,18 @@ public enum PerplexityEvaluation {
         public var chunkLimit: Int?
         /// Keep decoded weights between chunks, or decode each block per chunk.
         public var residency: WeightResidency
+        /// Threads (`--threads`); nil uses OpenBLAS's count (`OPENBLAS_NUM_THREADS`, else the number of cores).
+        public var threadCount: Int?
 
         /// Creates options (llama.cpp's defaults: 512-token chunks, all of them).
-        public init(contextLength: Int = 512, chunkLimit: Int? = nil, residency: WeightResidency = .resident) {
+        public init(
+            contextLength: Int = 512, chunkLimit: Int? = nil, residency: WeightResidency = .resident,
+            threadCount: Int? = nil
+        ) {
             self.contextLength = contextLength
             self.chunkLimit = chunkLimit
             self.residency = residency
+            self.threadCount = threadCount
         }
     }
 
@@ -65,43 +70,36 @@ public enum PerplexityEvaluation {
         let ctx = options.contextLength
         let chunkCount = min(tokens.count / ctx, options.chunkLimit ?? .max)
         let first = ctx / 2
-        let model = LlamaModel(configuration: configuration, source: weights, residency: options.residency)
+        let model = LlamaModel(
+            configuration: configuration, source: weights, residency: options.residency, threads: options.threadCount)
         var accumulator = PerplexityAccumulator()
         var running: [Double] = []
+        var chunkSeconds: [Double] = []
         let clock = ContinuousClock()
-        let start = clock.now
         for chunk in 0..<chunkCount {
+            let chunkStart = clock.now
             var ids = Array(tokens[chunk * ctx..<(chunk + 1) * ctx])
             if bos.addsBOS, let id = bos.bosID { ids[0] = id }
             // logits (ctx − 1 − first, V) for positions first ..< ctx − 1
             let logits = try model.forward(tokens: ids, logitRows: first..<(ctx - 1))
-            logits.values.withUnsafeBufferPointer { all in
-                for row in 0..<logits.rows {
-                    let values = UnsafeBufferPointer(rebasing: all[row * logits.columns..<(row + 1) * logits.columns])
-                    accumulator.add(logits: values, target: tokens[chunk * ctx + first + row + 1])
-                }
-            }
+            let targets = Array(tokens[(chunk * ctx + first + 1)..<((chunk + 1) * ctx)])
+            accumulator.add(logits: logits, targets: targets, threads: model.threadCount)
             running.append(accumulator.perplexity)
+            chunkSeconds.append((clock.now - chunkStart).seconds)
             progress.update(
                 completed: chunk + 1, total: chunkCount, label: String(format: "ppl %.4f", accumulator.perplexity))
         }
         progress.finish()
-        let elapsed = clock.now - start
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
         return PerplexityReport(
             model: weights.url.path, source: source, tokenCount: tokens.count, contextLength: ctx,
             chunkCount: chunkCount, scoredTokenCount: accumulator.count, addsBOS: bos.addsBOS,
             perplexity: accumulator.perplexity, standardError: accumulator.standardError, runningPerplexities: running,
-            seconds: seconds, threadCount: BLAS.threadCount, residency: options.residency,
+            chunkSeconds: chunkSeconds, threadCount: model.threadCount, residency: options.residency,
             storedTypes: weights.storedTypes)
     }
 }
 
-/// Sets the number of threads the runtime uses (OpenBLAS and the element-wise kernels).
-public enum RuntimeThreads {
-    /// Threads per BLAS call and per element-wise kernel.
-    public static var count: Int {
-        get { BLAS.threadCount }
-        set { BLAS.setThreadCount(max(1, newValue)) }
-    }
+extension Duration {
+    /// The duration in seconds.
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
 }

@@ -24,14 +24,17 @@ public struct PerplexityReport: Sendable {
     public let standardError: Double?
     /// The perplexity after each chunk (llama.cpp's `[i]ppl` line).
     public let runningPerplexities: [Double]
-    /// Wall time of the evaluation loop (weight decoding included).
-    public let seconds: Double
+    /// Wall time of each chunk (the first includes decoding the weights when they are kept resident).
+    public let chunkSeconds: [Double]
     /// Threads used.
     public let threadCount: Int
     /// Weight residency used.
     public let residency: WeightResidency
     /// Stored tensor types of the model and their counts.
     public let storedTypes: [String: Int]
+
+    /// Wall time of the evaluation loop (weight decoding included).
+    public var seconds: Double { chunkSeconds.reduce(0, +) }
 
     /// Evaluated tokens per second (`chunks × ctx / seconds`).
     public var tokensPerSecond: Double { seconds > 0 ? Double(chunkCount * contextLength) / seconds : 0 }
@@ -65,6 +68,7 @@ public struct PerplexityReport: Sendable {
             ("perplexity_stderr", standardError.map { .number($0) } ?? .null),
             ("running_perplexity", .array(runningPerplexities.map { .number($0) })),
             ("seconds", .number(seconds)),
+            ("chunk_seconds", .array(chunkSeconds.map { .number($0) })),
             ("tokens_per_second", .number(tokensPerSecond)),
             ("threads", .integer(threadCount)),
             ("residency", .string(residency.rawValue)),

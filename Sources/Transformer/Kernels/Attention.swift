@@ -7,7 +7,7 @@ import LinearAlgebra
 ///
 /// Queries are processed in blocks of ``blockRows`` rows; a block only multiplies against the keys it can see,
 /// so the masked upper triangle is skipped rather than computed and zeroed. Work items are (head, block) pairs,
-/// spread over the threads with OpenBLAS single-threaded inside each item.
+/// spread over `threads` threads.
 ///
 /// - Parameters:
 ///   - query: `(T, H·hd)`, RoPE applied.
@@ -16,7 +16,7 @@ import LinearAlgebra
 ///   - out: `(T, H·hd)`, the heads side by side (the input of `o_proj`).
 func causalAttention(
     query: UnsafePointer<Float>, key: UnsafePointer<Float>, value: UnsafePointer<Float>, rows: Int,
-    configuration: LlamaConfiguration, into out: UnsafeMutablePointer<Float>
+    configuration: LlamaConfiguration, into out: UnsafeMutablePointer<Float>, threads: Int
 ) {
     let hd = configuration.headDim
     let queryWidth = configuration.queryWidth
@@ -46,7 +46,6 @@ func causalAttention(
             ldb: keyValueWidth, c: out + first * queryWidth + h * hd, ldc: queryWidth)
     }
 
-    let threads = BLAS.threadCount
     let scratchCount = blockRows * rows
     if threads == 1 || items == 1 {
         let scores = UnsafeMutablePointer<Float>.allocate(capacity: scratchCount)
@@ -54,10 +53,8 @@ func causalAttention(
         for item in 0..<items { run(item, scores: scores) }
         return
     }
-    BLAS.setThreadCount(1)
-    defer { BLAS.setThreadCount(threads) }
     // Larger blocks (more keys) first, so the longest items do not end up last on one thread.
-    Parallel.forEach(items) { index in
+    Parallel.forEach(items, threads: threads) { index in
         let scores = UnsafeMutablePointer<Float>.allocate(capacity: scratchCount)
         defer { scores.deallocate() }
         run(items - 1 - index, scores: scores)

@@ -1,29 +1,50 @@
 // SPDX-License-Identifier: Apache-2.0
 import Dispatch
-import LinearAlgebra
+import Synchronization
 
-/// Splits element-wise work over as many threads as OpenBLAS uses, so one setting (`OPENBLAS_NUM_THREADS` or
-/// ``BLAS/setThreadCount(_:)``) governs the whole forward pass.
+/// The forward pass's own threading: work is split into one piece per thread and run on Dispatch's workers,
+/// while every OpenBLAS call inside runs single-threaded (no OpenBLAS worker pool spinning next to ours).
 enum Parallel {
     /// Calls `body` on contiguous sub-ranges that cover `0..<count`, concurrently when there is enough work.
     ///
-    /// - Parameter grain: the least number of items worth a thread of its own.
-    static func forRanges(_ count: Int, grain: Int = 1, _ body: (Range<Int>) -> Void) {
-        let threads = min(BLAS.threadCount, max(1, count / max(1, grain)))
-        guard threads > 1 else {
+    /// - Parameters:
+    ///   - threads: the most pieces to make.
+    ///   - grain: the least number of items worth a thread of its own.
+    ///   - alignment: interior split points are multiples of this (GEMM kernels prefer whole register tiles).
+    static func forRanges(
+        _ count: Int, threads: Int, grain: Int = 1, alignment: Int = 1, _ body: (Range<Int>) -> Void
+    ) {
+        let pieces = min(threads, max(1, count / max(1, grain, alignment)))
+        guard pieces > 1 else {
             if count > 0 { body(0..<count) }
             return
         }
-        forEach(threads) { part in body((count * part / threads)..<(count * (part + 1) / threads)) }
+        func boundary(_ part: Int) -> Int {
+            part == pieces ? count : min(count, (count * part / pieces + alignment / 2) / alignment * alignment)
+        }
+        forEach(pieces, threads: pieces) { part in body(boundary(part)..<boundary(part + 1)) }
     }
 
-    /// Calls `body(i)` for every `i` in `0..<iterations` on Dispatch's worker threads and waits for all of them.
+    /// Calls `body(i)` for every `i` in `0..<iterations` on `threads` workers that take the next index as they
+    /// finish the previous one (so items of unequal cost balance out), and waits for all of them.
     ///
     /// Callers hand each iteration disjoint memory; the closure is shared across threads without checking.
-    static func forEach(_ iterations: Int, _ body: (Int) -> Void) {
+    static func forEach(_ iterations: Int, threads: Int, _ body: (Int) -> Void) {
+        let workers = min(threads, iterations)
+        guard workers > 1 else {
+            for i in 0..<iterations { body(i) }
+            return
+        }
+        let next = Atomic<Int>(0)
         withoutActuallyEscaping(body) { body in
             let shared = UncheckedSendable(value: body)
-            DispatchQueue.concurrentPerform(iterations: iterations) { shared.value($0) }
+            DispatchQueue.concurrentPerform(iterations: workers) { _ in
+                while true {
+                    let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                    guard i < iterations else { return }
+                    shared.value(i)
+                }
+            }
         }
     }
 }

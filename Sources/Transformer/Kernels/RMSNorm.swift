@@ -8,9 +8,9 @@
 ///   - out: `(rows, columns)`; may be `x` itself.
 func rmsNorm(
     _ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, epsilon: Float, rows: Int, columns: Int,
-    into out: UnsafeMutablePointer<Float>
+    into out: UnsafeMutablePointer<Float>, threads: Int
 ) {
-    Parallel.forRanges(rows, grain: max(1, 32_768 / max(1, columns))) { range in
+    Parallel.forRanges(rows, threads: threads, grain: max(1, 32_768 / max(1, columns))) { range in
         for t in range {
             let row = x + t * columns
             let target = out + t * columns

@@ -37,13 +37,15 @@ struct RotaryTable {
 ///
 /// - Parameters:
 ///   - x: `(T, heads·hd)` with row stride `rowStride`; row `t` is at position `table.positions[t]`.
-func applyRotary(_ x: UnsafeMutablePointer<Float>, rows: Int, heads: Int, rowStride: Int, table: RotaryTable) {
+func applyRotary(
+    _ x: UnsafeMutablePointer<Float>, rows: Int, heads: Int, rowStride: Int, table: RotaryTable, threads: Int
+) {
     precondition(rows == table.positions.count, "rotary table covers \(table.positions.count) rows, not \(rows)")
     let half = table.halfDim
     table.cosines.withUnsafeBufferPointer { cosines in
         table.sines.withUnsafeBufferPointer { sines in
             guard let cosBase = cosines.baseAddress, let sinBase = sines.baseAddress else { return }
-            Parallel.forRanges(rows, grain: 16) { range in
+            Parallel.forRanges(rows, threads: threads, grain: 16) { range in
                 for t in range {
                     let cosRow = cosBase + t * half
                     let sinRow = sinBase + t * half

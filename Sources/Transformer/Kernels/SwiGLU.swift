@@ -6,8 +6,8 @@
 /// - Parameters:
 ///   - gate: `(count)` gate projections, overwritten by the product.
 ///   - up: `(count)` up projections.
-func swiGLU(gate: UnsafeMutablePointer<Float>, up: UnsafePointer<Float>, count: Int) {
-    Parallel.forRanges(count, grain: 65_536) { range in
+func swiGLU(gate: UnsafeMutablePointer<Float>, up: UnsafePointer<Float>, count: Int, threads: Int) {
+    Parallel.forRanges(count, threads: threads, grain: 65_536) { range in
         var i = range.lowerBound
         while i + 8 <= range.upperBound {
             let g = UnsafeRawPointer(gate + i).loadUnaligned(as: SIMD8<Float>.self)
