@@ -10,7 +10,7 @@ struct EvalCommand: ParsableCommand {
         abstract: "Measure a model's perplexity on a text with llama.cpp's llama-perplexity rule.",
         discussion: """
             MODEL is an HF checkpoint directory or a GGUF file (any type Quail dequantizes). The tokens are split \
-            into --ctx-token chunks (the tail is dropped); each chunk is evaluated on its own, starting with BOS \
+            into chunks of --ctx tokens (the tail is dropped); each chunk is evaluated on its own, starting with BOS \
             when the model adds one, and only its second half is scored. --tokens-file takes token ids instead of \
             text; with --dump-activations the tokens are run as one sequence and the hidden states and logits are \
             written as .npy files instead (for checking against a reference implementation). See man quail-eval.

@@ -175,6 +175,6 @@ def test_smollm2_perplexity_matches_reference(smollm2_gguf, smollm2_tokens, tmp_
     expected, count = ref.perplexity(config, weights, tokens, 512, chunks=2)
     assert report["scored_tokens"] == count
     assert abs(report["perplexity"] / expected - 1) < 1e-3, (report["perplexity"], expected)
-    # The same weights as an F32 HF directory (GQA 9/3, tied) give the same perplexity.
-    hf = quail_json("eval", hf_dir, "--tokens-file", ids, "--chunks", "2")
-    assert abs(hf["perplexity"] / report["perplexity"] - 1) < 1e-5
+    # The same weights as an F32 HF directory (GQA 9/3, tied) give the same first-chunk perplexity.
+    hf = quail_json("eval", hf_dir, "--tokens-file", ids, "--chunks", "1")
+    assert abs(hf["perplexity"] / report["running_perplexity"][0] - 1) < 1e-5
