@@ -21,8 +21,9 @@ public final class LlamaModel<Source: LayerWeightsSource> {
     public let residency: WeightResidency
     /// Threads a forward pass uses.
     public let threadCount: Int
-    private var residentLayers: [LlamaLayerWeights?]
+    private var residentLayers: [PackedLayer?]
     private var residentHead: LlamaHeadWeights?
+    private var workspace: Workspace?
 
     /// Creates a model. No weights are loaded until the first forward pass.
     ///
@@ -59,7 +60,8 @@ public final class LlamaModel<Source: LayerWeightsSource> {
         BLAS.setThreadCount(1)
         defer { BLAS.setThreadCount(blasThreads) }
 
-        let work = Workspace(rows: rows, configuration: c)
+        let work = workspace.flatMap { $0.rows == rows ? $0 : nil } ?? Workspace(rows: rows, configuration: c)
+        workspace = work
         let stream = UnsafeBufferPointer(start: work.hidden, count: rows * c.hiddenSize)
         let embedded = try source.embeddings(of: tokens)
         precondition(embedded.rows == rows && embedded.columns == c.hiddenSize, "bad embedding rows")
@@ -69,7 +71,6 @@ public final class LlamaModel<Source: LayerWeightsSource> {
         let rotary = RotaryTable(positions: 0..<rows, headDim: c.headDim, theta: c.ropeTheta)
         for index in 0..<c.layerCount {
             let weights = try layer(index)
-            precondition(weights.matches(c), "layer \(index) weights do not match the configuration")
             decoderBlock(weights, index: index, rows: rows, rotary: rotary, work: work, observer: observer)
             observer?.observe(HiddenState(stage: .afterLayer(index), rows: rows, columns: c.hiddenSize, values: stream))
         }
@@ -83,19 +84,19 @@ public final class LlamaModel<Source: LayerWeightsSource> {
             stage: .finalNorm, rows: rows, columns: c.hiddenSize,
             values: UnsafeBufferPointer(start: work.normed, count: rows * c.hiddenSize)))
         // logits (R, V) = normed[outputRows] (R, C) · outputᵀ
-        var logits = Matrix(zeros: outputRows.count, c.vocabSize)
-        logits.values.withUnsafeMutableBufferPointer { out in
-            guard let out = out.baseAddress else { return }
+        let values = [Float](unsafeUninitializedCapacity: outputRows.count * c.vocabSize) { out, initialized in
+            guard let base = out.baseAddress else { return }
             linear(
                 work.normed + outputRows.lowerBound * c.hiddenSize, rows: outputRows.count, weight: head.output,
-                into: out, threads: threadCount)
+                into: base, threads: threadCount)
+            initialized = out.count
         }
-        return logits
+        return Matrix(rows: outputRows.count, columns: c.vocabSize, values: values)
     }
 
     /// One `LlamaDecoderLayer`: pre-norm attention and pre-norm SwiGLU MLP, each added to the residual stream.
     private func decoderBlock(
-        _ w: LlamaLayerWeights, index: Int, rows: Int, rotary: RotaryTable, work: Workspace,
+        _ w: PackedLayer, index: Int, rows: Int, rotary: RotaryTable, work: Workspace,
         observer: (any ActivationObserving)?
     ) {
         let c = configuration
@@ -105,30 +106,29 @@ public final class LlamaModel<Source: LayerWeightsSource> {
                 layer: index, group: group, rows: rows, columns: columns,
                 values: UnsafeBufferPointer(start: values, count: rows * columns)))
         }
-        // Attention: normed (T, C) → q (T, H·hd), k, v (T, Hkv·hd) → heads (T, H·hd) → hidden += heads · Woᵀ
+        // Attention: normed (T, C) → [q | k | v] (T, H·hd + 2·Hkv·hd) → heads (T, H·hd) → hidden += heads · Woᵀ
         normalize(work.hidden, w.attentionNorm, rows: rows, into: work.normed)
         observe(.attentionInput, work.normed, c.hiddenSize)
-        linear(work.normed, rows: rows, weight: w.query, into: work.query, threads: threads)
-        linear(work.normed, rows: rows, weight: w.key, into: work.key, threads: threads)
-        linear(work.normed, rows: rows, weight: w.value, into: work.value, threads: threads)
-        applyRotary(
-            work.query, rows: rows, heads: c.headCount, rowStride: c.queryWidth, table: rotary, threads: threads)
-        applyRotary(
-            work.key, rows: rows, heads: c.kvHeadCount, rowStride: c.keyValueWidth, table: rotary, threads: threads)
+        linear(work.normed, rows: rows, weight: w.queryKeyValue, into: work.queryKeyValue, threads: threads)
+        let stride = w.queryKeyValue.rows
+        let query = work.queryKeyValue
+        let key = query + c.queryWidth
+        let value = key + c.keyValueWidth
+        applyRotary(query, rows: rows, heads: c.headCount, rowStride: stride, table: rotary, threads: threads)
+        applyRotary(key, rows: rows, heads: c.kvHeadCount, rowStride: stride, table: rotary, threads: threads)
         causalAttention(
-            query: work.query, key: work.key, value: work.value, rows: rows, configuration: c,
-            into: work.attention, threads: threads)
+            query: query, queryStride: stride, key: key, value: value, keyValueStride: stride, rows: rows,
+            configuration: c, into: work.attention, threads: threads)
         observe(.attentionOutput, work.attention, c.queryWidth)
         linear(work.attention, rows: rows, weight: w.attentionOutput, into: work.hidden, accumulate: true, threads: threads)
 
-        // MLP: normed (T, C) → gate, up (T, F) → silu(gate) ⊙ up (T, F) → hidden += product · Wdᵀ
+        // MLP: normed (T, C) → [gate | up] (T, 2F) → silu(gate) ⊙ up (T, F) → hidden += product · Wdᵀ
         normalize(work.hidden, w.feedForwardNorm, rows: rows, into: work.normed)
         observe(.feedForwardInput, work.normed, c.hiddenSize)
-        linear(work.normed, rows: rows, weight: w.gate, into: work.gate, threads: threads)
-        linear(work.normed, rows: rows, weight: w.up, into: work.up, threads: threads)
-        swiGLU(gate: work.gate, up: work.up, count: rows * c.intermediateSize, threads: threads)
-        observe(.feedForwardProduct, work.gate, c.intermediateSize)
-        linear(work.gate, rows: rows, weight: w.down, into: work.hidden, accumulate: true, threads: threads)
+        linear(work.normed, rows: rows, weight: w.gateUp, into: work.gateUp, threads: threads)
+        swiGLU(gateUp: work.gateUp, rows: rows, width: c.intermediateSize, into: work.product, threads: threads)
+        observe(.feedForwardProduct, work.product, c.intermediateSize)
+        linear(work.product, rows: rows, weight: w.down, into: work.hidden, accumulate: true, threads: threads)
     }
 
     /// RMSNorm of the residual stream `(T, C)` with gain `weight` into `out`.
@@ -143,11 +143,14 @@ public final class LlamaModel<Source: LayerWeightsSource> {
         }
     }
 
-    private func layer(_ index: Int) throws(Source.Failure) -> LlamaLayerWeights {
+    /// Block `index`, packed; traps if the source's weights do not match the configuration.
+    private func layer(_ index: Int) throws(Source.Failure) -> PackedLayer {
         if let cached = residentLayers[index] { return cached }
         let weights = try source.layerWeights(at: index)
-        if residency == .resident { residentLayers[index] = weights }
-        return weights
+        precondition(weights.matches(configuration), "layer \(index) weights do not match the configuration")
+        let packed = PackedLayer(weights)
+        if residency == .resident { residentLayers[index] = packed }
+        return packed
     }
 
     private func head() throws(Source.Failure) -> LlamaHeadWeights {
@@ -157,9 +160,10 @@ public final class LlamaModel<Source: LayerWeightsSource> {
         return weights
     }
 
-    /// Drops every resident weight (the next forward pass loads again).
+    /// Drops every resident weight and the activation buffers (the next forward pass loads again).
     public func releaseWeights() {
         residentLayers = Array(repeating: nil, count: configuration.layerCount)
         residentHead = nil
+        workspace = nil
     }
 }

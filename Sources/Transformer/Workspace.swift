@@ -1,23 +1,20 @@
 // SPDX-License-Identifier: Apache-2.0
 
-/// The activation buffers of one forward pass over `T` tokens, allocated once per call.
+/// The activation buffers of a forward pass over `rows` tokens; reused while the chunk length stays the same.
 final class Workspace {
+    let rows: Int
     /// Residual stream `(T, C)`.
     let hidden: UnsafeMutablePointer<Float>
     /// Normed hidden state `(T, C)`: the input of q/k/v and of gate/up.
     let normed: UnsafeMutablePointer<Float>
-    /// `(T, H·hd)`.
-    let query: UnsafeMutablePointer<Float>
-    /// `(T, Hkv·hd)`.
-    let key: UnsafeMutablePointer<Float>
-    /// `(T, Hkv·hd)`.
-    let value: UnsafeMutablePointer<Float>
+    /// `[q | k | v]` `(T, H·hd + 2·Hkv·hd)`.
+    let queryKeyValue: UnsafeMutablePointer<Float>
     /// Attention heads side by side `(T, H·hd)`: the input of o_proj.
     let attention: UnsafeMutablePointer<Float>
-    /// `(T, F)`; holds the SwiGLU product after the activation.
-    let gate: UnsafeMutablePointer<Float>
-    /// `(T, F)`.
-    let up: UnsafeMutablePointer<Float>
+    /// `[gate | up]` `(T, 2F)`.
+    let gateUp: UnsafeMutablePointer<Float>
+    /// SwiGLU product `(T, F)`: the input of down_proj.
+    let product: UnsafeMutablePointer<Float>
     private let all: [UnsafeMutablePointer<Float>]
 
     init(rows: Int, configuration c: LlamaConfiguration) {
@@ -26,15 +23,14 @@ final class Workspace {
             p.initialize(repeating: 0, count: rows * width)
             return p
         }
+        self.rows = rows
         hidden = make(c.hiddenSize)
         normed = make(c.hiddenSize)
-        query = make(c.queryWidth)
-        key = make(c.keyValueWidth)
-        value = make(c.keyValueWidth)
+        queryKeyValue = make(c.queryWidth + 2 * c.keyValueWidth)
         attention = make(c.queryWidth)
-        gate = make(c.intermediateSize)
-        up = make(c.intermediateSize)
-        all = [hidden, normed, query, key, value, attention, gate, up]
+        gateUp = make(2 * c.intermediateSize)
+        product = make(c.intermediateSize)
+        all = [hidden, normed, queryKeyValue, attention, gateUp, product]
     }
 
     deinit {

@@ -65,7 +65,9 @@ struct KernelTests {
         let k = (0..<c.keyValueWidth).map { _ in Float(rng.nextGaussian()) }
         let v = (0..<c.keyValueWidth).map { _ in Float(rng.nextGaussian()) }
         var out = [Float](repeating: .nan, count: c.queryWidth)
-        causalAttention(query: q, key: k, value: v, rows: 1, configuration: c, into: &out, threads: 2)
+        causalAttention(
+            query: q, queryStride: c.queryWidth, key: k, value: v, keyValueStride: c.keyValueWidth, rows: 1,
+            configuration: c, into: &out, threads: 2)
         for h in 0..<c.headCount {
             let g = h / c.headsPerKeyValueHead
             #expect(Array(out[h * c.headDim..<(h + 1) * c.headDim]) == Array(v[g * c.headDim..<(g + 1) * c.headDim]))
@@ -104,8 +106,9 @@ struct KernelTests {
         #expect(ranges.first?.lowerBound == 0 && ranges.last?.upperBound == 100)
         #expect(zip(ranges, ranges.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound && $1.lowerBound % 16 == 0 })
         let hits = Mutex<[Int]>([])
-        Parallel.forEach(37, threads: 2) { i in hits.withLock { $0.append(i) } }
-        #expect(hits.withLock { $0 }.sorted() == Array(0..<37))
+        Parallel.forEach(37, threads: 2) { i, worker in hits.withLock { $0.append(i + 100 * worker) } }
+        #expect(hits.withLock { $0 }.map { $0 % 100 }.sorted() == Array(0..<37))
+        #expect(hits.withLock { $0 }.allSatisfy { $0 / 100 < 2 })
     }
 
     @Test("raw-pointer sgemm with strides and accumulation agrees with a triple loop")

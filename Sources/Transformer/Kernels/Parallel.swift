@@ -22,27 +22,28 @@ enum Parallel {
         func boundary(_ part: Int) -> Int {
             part == pieces ? count : min(count, (count * part / pieces + alignment / 2) / alignment * alignment)
         }
-        forEach(pieces, threads: pieces) { part in body(boundary(part)..<boundary(part + 1)) }
+        forEach(pieces, threads: pieces) { part, _ in body(boundary(part)..<boundary(part + 1)) }
     }
 
-    /// Calls `body(i)` for every `i` in `0..<iterations` on `threads` workers that take the next index as they
-    /// finish the previous one (so items of unequal cost balance out), and waits for all of them.
+    /// Calls `body(i, worker)` for every `i` in `0..<iterations` on `threads` workers (numbered `0..<threads`) that
+    /// take the next index as they finish the previous one, so items of unequal cost balance out; waits for all.
     ///
-    /// Callers hand each iteration disjoint memory; the closure is shared across threads without checking.
-    static func forEach(_ iterations: Int, threads: Int, _ body: (Int) -> Void) {
+    /// Callers hand each iteration disjoint memory (per-worker scratch can be indexed by `worker`); the closure is
+    /// shared across threads without checking.
+    static func forEach(_ iterations: Int, threads: Int, _ body: (_ index: Int, _ worker: Int) -> Void) {
         let workers = min(threads, iterations)
         guard workers > 1 else {
-            for i in 0..<iterations { body(i) }
+            for i in 0..<iterations { body(i, 0) }
             return
         }
         let next = Atomic<Int>(0)
         withoutActuallyEscaping(body) { body in
             let shared = UncheckedSendable(value: body)
-            DispatchQueue.concurrentPerform(iterations: workers) { _ in
+            DispatchQueue.concurrentPerform(iterations: workers) { worker in
                 while true {
                     let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
                     guard i < iterations else { return }
-                    shared.value(i)
+                    shared.value(i, worker)
                 }
             }
         }
