@@ -81,8 +81,9 @@ struct RuntimeTests {
         let plain = try PerplexityEvaluation.evaluate(
             weights, tokens: tokens, source: "ids", bos: BOSPolicy(addsBOS: false, bosID: 1), options: options)
         #expect(withBOS.chunkCount == 2 && withBOS.scoredTokenCount == 2 * 31)
-        #expect(withBOS.perplexity == manual.perplexity)
-        #expect(withBOS.perplexity != plain.perplexity)
+        // (OpenBLAS's thread count is process-wide and other suites run concurrently: allow rounding-level noise.)
+        #expect(abs(withBOS.perplexity / manual.perplexity - 1) < 1e-6)
+        #expect(abs(withBOS.perplexity / plain.perplexity - 1) > 1e-4)
         #expect(withBOS.addsBOS && !plain.addsBOS)
     }
 

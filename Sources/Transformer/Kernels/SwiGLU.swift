@@ -13,11 +13,11 @@ func swiGLU(gateUp: UnsafePointer<Float>, rows: Int, width: Int, into product: U
             let up = gate + width
             let out = product + t * width
             var i = 0
-            while i + 8 <= width {
-                let g = UnsafeRawPointer(gate + i).loadUnaligned(as: SIMD8<Float>.self)
-                let u = UnsafeRawPointer(up + i).loadUnaligned(as: SIMD8<Float>.self)
-                UnsafeMutableRawPointer(out + i).storeBytes(of: g / (1 + VectorMath.exp(-g)) * u, as: SIMD8<Float>.self)
-                i += 8
+            while i + 16 <= width {
+                let g = UnsafeRawPointer(gate + i).loadUnaligned(as: SIMD16<Float>.self)
+                let u = UnsafeRawPointer(up + i).loadUnaligned(as: SIMD16<Float>.self)
+                UnsafeMutableRawPointer(out + i).storeBytes(of: g / (1 + VectorMath.exp(-g)) * u, as: SIMD16<Float>.self)
+                i += 16
             }
             while i < width {
                 out[i] = gate[i] / (1 + VectorMath.exp(-gate[i])) * up[i]
