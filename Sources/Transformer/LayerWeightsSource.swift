@@ -50,7 +50,8 @@ public struct InMemoryWeights: LayerWeightsSource, Sendable {
         var rows = Matrix(zeros: tokens.count, width)
         for (t, token) in tokens.enumerated() {
             precondition(token >= 0 && token < embedding.rows, "token id out of range")
-            rows.values.replaceSubrange(t * width..<(t + 1) * width, with: embedding.values[token * width..<(token + 1) * width])
+            rows.values.replaceSubrange(
+                t * width..<(t + 1) * width, with: embedding.values[token * width..<(token + 1) * width])
         }
         return rows
     }

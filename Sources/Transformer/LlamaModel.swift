@@ -80,9 +80,10 @@ public final class LlamaModel<Source: LayerWeightsSource> {
             head.outputNorm.count == c.hiddenSize && head.output.rows == c.vocabSize
                 && head.output.columns == c.hiddenSize, "head weights do not match the configuration")
         normalize(work.hidden, head.outputNorm, rows: rows, into: work.normed)
-        observer?.observe(HiddenState(
-            stage: .finalNorm, rows: rows, columns: c.hiddenSize,
-            values: UnsafeBufferPointer(start: work.normed, count: rows * c.hiddenSize)))
+        observer?.observe(
+            HiddenState(
+                stage: .finalNorm, rows: rows, columns: c.hiddenSize,
+                values: UnsafeBufferPointer(start: work.normed, count: rows * c.hiddenSize)))
         // logits (R, V) = normed[outputRows] (R, C) · outputᵀ
         let values = [Float](unsafeUninitializedCapacity: outputRows.count * c.vocabSize) { out, initialized in
             guard let base = out.baseAddress else { return }
@@ -102,9 +103,10 @@ public final class LlamaModel<Source: LayerWeightsSource> {
         let c = configuration
         let threads = threadCount
         func observe(_ group: LinearGroup, _ values: UnsafeMutablePointer<Float>, _ columns: Int) {
-            observer?.observe(LinearInput(
-                layer: index, group: group, rows: rows, columns: columns,
-                values: UnsafeBufferPointer(start: values, count: rows * columns)))
+            observer?.observe(
+                LinearInput(
+                    layer: index, group: group, rows: rows, columns: columns,
+                    values: UnsafeBufferPointer(start: values, count: rows * columns)))
         }
         // Attention: normed (T, C) → [q | k | v] (T, H·hd + 2·Hkv·hd) → heads (T, H·hd) → hidden += heads · Woᵀ
         normalize(work.hidden, w.attentionNorm, rows: rows, into: work.normed)
@@ -120,7 +122,9 @@ public final class LlamaModel<Source: LayerWeightsSource> {
             query: query, queryStride: stride, key: key, value: value, keyValueStride: stride, rows: rows,
             configuration: c, into: work.attention, threads: threads)
         observe(.attentionOutput, work.attention, c.queryWidth)
-        linear(work.attention, rows: rows, weight: w.attentionOutput, into: work.hidden, accumulate: true, threads: threads)
+        linear(
+            work.attention, rows: rows, weight: w.attentionOutput, into: work.hidden, accumulate: true, threads: threads
+        )
 
         // MLP: normed (T, C) → [gate | up] (T, 2F) → silu(gate) ⊙ up (T, F) → hidden += product · Wdᵀ
         normalize(work.hidden, w.feedForwardNorm, rows: rows, into: work.normed)

@@ -37,7 +37,9 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Threads for the matrix and element-wise work (default: OPENBLAS_NUM_THREADS or all cores).")
     var threads: Int?
 
-    @Option(help: "Run the tokens as one sequence and write hidden-NN.npy, final-norm.npy and logits.npy into DIR.", completion: .directory)
+    @Option(
+        help: "Run the tokens as one sequence and write hidden-NN.npy, final-norm.npy and logits.npy into DIR.",
+        completion: .directory)
     var dumpActivations: String?
 
     @Flag(help: "Replace an existing --dump-activations directory.")
@@ -71,7 +73,9 @@ struct EvalCommand: ParsableCommand {
         } else {
             source = tokensFile ?? ""
             tokens = try TextTokenization.tokens(ofTokenFileAt: URL(fileURLWithPath: source))
-            bos = dumpActivations == nil ? BOSPolicy(try weights.tokenizerMetadata()) : BOSPolicy(addsBOS: false, bosID: nil)
+            bos =
+                dumpActivations == nil
+                ? BOSPolicy(try weights.tokenizerMetadata()) : BOSPolicy(addsBOS: false, bosID: nil)
         }
         if let dumpActivations {
             let files = try ActivationDump.write(

@@ -42,9 +42,11 @@ struct RuntimeTests {
         #expect(abs(threaded.negativeLogLikelihood - pair.negativeLogLikelihood) < 1e-12)
     }
 
-    @Test("GGUF weights decode to the HF layout: q/k rows unpermuted, every tensor equal", arguments: [
-        "tiny-llama", "tiny-llama-f16",
-    ])
+    @Test(
+        "GGUF weights decode to the HF layout: q/k rows unpermuted, every tensor equal",
+        arguments: [
+            "tiny-llama", "tiny-llama-f16",
+        ])
     func ggufDecodesToHFLayout(model: String) throws {
         let temp = try scratchDirectory()
         defer { try? FileManager.default.removeItem(at: temp) }
@@ -110,7 +112,9 @@ struct RuntimeTests {
         defer { try? FileManager.default.removeItem(at: temp) }
         let file = temp.appendingPathComponent("ids.json")
         try Data("[1, 2, -3]".utf8).write(to: file)
-        #expect(throws: EvaluationError.invalidTokenFile(path: file.path, reason: "item 2 is not a non-negative integer")) {
+        #expect(
+            throws: EvaluationError.invalidTokenFile(path: file.path, reason: "item 2 is not a non-negative integer")
+        ) {
             try TextTokenization.tokens(ofTokenFileAt: file)
         }
         try Data("[]".utf8).write(to: file)
@@ -124,7 +128,10 @@ struct RuntimeTests {
         let weights = try CheckpointWeights(contentsOf: runtimeFixtures.appendingPathComponent("tiny-llama-f16"))
         let directory = temp.appendingPathComponent("dump")
         let files = try ActivationDump.write(weights, tokens: [1, 2, 3, 4, 5], source: "ids", to: directory)
-        #expect(files == ["hidden-00.npy", "hidden-01.npy", "hidden-02.npy", "hidden-03.npy", "final-norm.npy", "logits.npy"])
+        #expect(
+            files == [
+                "hidden-00.npy", "hidden-01.npy", "hidden-02.npy", "hidden-03.npy", "final-norm.npy", "logits.npy",
+            ])
         let logits = try Data(contentsOf: directory.appendingPathComponent("logits.npy"))
         #expect(logits.prefix(8) == Data([0x93] + Array("NUMPY".utf8) + [1, 0]))
         let headerLength = Int(logits[8]) | Int(logits[9]) << 8

@@ -37,7 +37,9 @@ struct KernelTests {
         let hd = 8
         let x = (0..<2 * hd).map { _ in Float(rng.nextGaussian()) }
         var rotated = x
-        applyRotary(&rotated, rows: 1, heads: 2, rowStride: 2 * hd, table: RotaryTable(positions: 0..<1, headDim: hd, theta: 10_000), threads: 1)
+        applyRotary(
+            &rotated, rows: 1, heads: 2, rowStride: 2 * hd,
+            table: RotaryTable(positions: 0..<1, headDim: hd, theta: 10_000), threads: 1)
         #expect(rotated == x)
 
         // <rope(q, m), rope(k, n)> is a function of m − n.
@@ -104,7 +106,8 @@ struct KernelTests {
         let ranges = seen.withLock { $0 }.sorted { $0.lowerBound < $1.lowerBound }
         #expect(ranges.count == 3)
         #expect(ranges.first?.lowerBound == 0 && ranges.last?.upperBound == 100)
-        #expect(zip(ranges, ranges.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound && $1.lowerBound % 16 == 0 })
+        #expect(
+            zip(ranges, ranges.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound && $1.lowerBound % 16 == 0 })
         let hits = Mutex<[Int]>([])
         Parallel.forEach(37, threads: 2) { i, worker in hits.withLock { $0.append(i + 100 * worker) } }
         #expect(hits.withLock { $0 }.map { $0 % 100 }.sorted() == Array(0..<37))
@@ -119,7 +122,8 @@ struct KernelTests {
         let b = (0..<n * ldb).map { _ in Float(rng.nextGaussian()) }  // op(b) = bᵀ, b stored (n, k) with stride ldb
         var c = (0..<m * ldc).map { _ in Float(rng.nextGaussian()) }
         let before = c
-        BLAS.gemm(.none, .transpose, m: m, n: n, k: k, alpha: 0.5, a: a, lda: lda, b: b, ldb: ldb, beta: 1, c: &c, ldc: ldc)
+        BLAS.gemm(
+            .none, .transpose, m: m, n: n, k: k, alpha: 0.5, a: a, lda: lda, b: b, ldb: ldb, beta: 1, c: &c, ldc: ldc)
         for i in 0..<m {
             for j in 0..<ldc {
                 guard j < n else {

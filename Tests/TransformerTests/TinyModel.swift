@@ -21,7 +21,9 @@ struct TinyModel {
             kvHeadCount: kvHeads, headDim: hd, vocabSize: vocab, rmsNormEpsilon: 1e-5, ropeTheta: theta,
             tiedEmbeddings: tied)
         func matrix(_ rows: Int, _ columns: Int, scale: Double) -> Matrix {
-            Matrix(rows: rows, columns: columns, values: (0..<rows * columns).map { _ in Float(rng.nextGaussian() * scale) })
+            Matrix(
+                rows: rows, columns: columns,
+                values: (0..<rows * columns).map { _ in Float(rng.nextGaussian() * scale) })
         }
         func gain(_ count: Int) -> [Float] { (0..<count).map { _ in Float(1 + 0.1 * rng.nextGaussian()) } }
         let embedding = matrix(vocab, hidden, scale: 1)
@@ -34,7 +36,8 @@ struct TinyModel {
                 gate: matrix(intermediate, hidden, scale: s), up: matrix(intermediate, hidden, scale: s),
                 down: matrix(hidden, intermediate, scale: 1 / Double(intermediate).squareRoot()))
         }
-        let head = LlamaHeadWeights(outputNorm: gain(hidden), output: tied ? embedding : matrix(vocab, hidden, scale: s))
+        let head = LlamaHeadWeights(
+            outputNorm: gain(hidden), output: tied ? embedding : matrix(vocab, hidden, scale: s))
         weights = InMemoryWeights(embedding: embedding, layers: layerWeights, head: head)
     }
 

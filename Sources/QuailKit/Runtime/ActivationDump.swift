@@ -21,7 +21,8 @@ public enum ActivationDump {
         let c = weights.configuration
         guard !tokens.isEmpty else { throw EvaluationError.emptyText(path: source) }
         if let index = tokens.firstIndex(where: { $0 >= c.vocabSize }) {
-            throw EvaluationError.tokenOutOfRange(path: source, index: index, token: tokens[index], vocabularySize: c.vocabSize)
+            throw EvaluationError.tokenOutOfRange(
+                path: source, index: index, token: tokens[index], vocabularySize: c.vocabSize)
         }
         let output = try AtomicOutput(destination: directory, isDirectory: true, overwrite: overwrite)
         let recorder = HiddenStateRecorder()
@@ -37,8 +38,9 @@ public enum ActivationDump {
         files.append(("logits.npy", logits.values, [logits.rows, logits.columns]))
         for (name, values, shape) in files {
             let url = output.temporaryURL.appendingPathComponent(name)
-            guard FileManager.default.createFile(
-                atPath: url.path, contents: NumPyArrayFile.data(float32: values, shape: shape))
+            guard
+                FileManager.default.createFile(
+                    atPath: url.path, contents: NumPyArrayFile.data(float32: values, shape: shape))
             else { throw FileAccessError(path: url.path, operation: "create", code: errno) }
         }
         try output.commit()

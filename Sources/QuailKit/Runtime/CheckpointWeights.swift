@@ -93,9 +93,10 @@ public final class CheckpointWeights: LayerWeightsSource, @unchecked Sendable {
                 undecodable.append("\(name) (\(info.dtype.rawValue))")
                 continue
             }
-            planned.append(PlannedTensor(
-                hfName: name, outputName: name, shape: info.shape, sourceType: type, outputType: .f32,
-                sourceBytes: file.bytes(of: info), permutation: nil))
+            planned.append(
+                PlannedTensor(
+                    hfName: name, outputName: name, shape: info.shape, sourceType: type, outputType: .f32,
+                    sourceBytes: file.bytes(of: info), permutation: nil))
         }
         guard undecodable.isEmpty else {
             throw EvaluationError.unsupportedTensorTypes(path: checkpoint.directory.path, tensors: undecodable)
@@ -115,9 +116,11 @@ public final class CheckpointWeights: LayerWeightsSource, @unchecked Sendable {
             Result { () throws(QuantizationError) in
                 for (t, token) in tokens.enumerated() {
                     precondition(token >= 0 && token < configuration.vocabSize, "token id out of range")
-                    let bytes = UnsafeRawBufferPointer(rebasing: table.sourceBytes[token * rowBytes..<(token + 1) * rowBytes])
+                    let bytes = UnsafeRawBufferPointer(
+                        rebasing: table.sourceBytes[token * rowBytes..<(token + 1) * rowBytes])
                     try GGMLCodec.dequantize(
-                        bytes, as: table.sourceType, into: UnsafeMutableBufferPointer(rebasing: out[t * width..<(t + 1) * width]))
+                        bytes, as: table.sourceType,
+                        into: UnsafeMutableBufferPointer(rebasing: out[t * width..<(t + 1) * width]))
                 }
             }
         }
@@ -168,7 +171,9 @@ public final class CheckpointWeights: LayerWeightsSource, @unchecked Sendable {
         let count = t.shape.reduce(1, *)
         var values = [Float](repeating: 0, count: count)
         let result = values.withUnsafeMutableBufferPointer { out in
-            Result { () throws(QuantizationError) in try GGMLCodec.dequantize(t.sourceBytes, as: t.sourceType, into: out) }
+            Result { () throws(QuantizationError) in
+                try GGMLCodec.dequantize(t.sourceBytes, as: t.sourceType, into: out)
+            }
         }
         try result.get()
         guard let (heads, direction) = t.permutation, let columns = t.shape.last else { return values }

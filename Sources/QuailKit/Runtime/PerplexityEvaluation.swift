@@ -50,7 +50,8 @@ public enum PerplexityEvaluation {
             throw .textTooShort(path: path, tokens: tokens.count, needed: options.contextLength)
         }
         if let index = tokens.firstIndex(where: { $0 >= configuration.vocabSize }) {
-            throw .tokenOutOfRange(path: path, index: index, token: tokens[index], vocabularySize: configuration.vocabSize)
+            throw .tokenOutOfRange(
+                path: path, index: index, token: tokens[index], vocabularySize: configuration.vocabSize)
         }
     }
 

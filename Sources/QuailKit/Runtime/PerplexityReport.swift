@@ -41,15 +41,18 @@ public struct PerplexityReport: Sendable {
 
     /// The report as llama.cpp prints it, plus the speed.
     public var text: String {
-        var lines = [runningPerplexities.enumerated().map { String(format: "[%d]%.4f", $0 + 1, $1) }.joined(separator: ",")]
+        var lines = [
+            runningPerplexities.enumerated().map { String(format: "[%d]%.4f", $0 + 1, $1) }.joined(separator: ",")
+        ]
         if let standardError {
             lines.append(String(format: "Final estimate: PPL = %.4f +/- %.5f", perplexity, standardError))
         } else {
             lines.append(String(format: "Final estimate: PPL = %.4f", perplexity))
         }
-        lines.append(String(
-            format: "%d chunk(s) of %d tokens (%d scored) in %.2f s: %.1f tokens/s on %d thread(s)", chunkCount,
-            contextLength, scoredTokenCount, seconds, tokensPerSecond, threadCount))
+        lines.append(
+            String(
+                format: "%d chunk(s) of %d tokens (%d scored) in %.2f s: %.1f tokens/s on %d thread(s)", chunkCount,
+                contextLength, scoredTokenCount, seconds, tokensPerSecond, threadCount))
         return lines.joined(separator: "\n")
     }
 

@@ -82,7 +82,8 @@ public enum TextTokenization {
         guard !items.isEmpty else { throw EvaluationError.emptyText(path: url.path) }
         return try items.enumerated().map { index, item in
             guard let id = item.intValue, id >= 0 else {
-                throw EvaluationError.invalidTokenFile(path: url.path, reason: "item \(index) is not a non-negative integer")
+                throw EvaluationError.invalidTokenFile(
+                    path: url.path, reason: "item \(index) is not a non-negative integer")
             }
             return id
         }

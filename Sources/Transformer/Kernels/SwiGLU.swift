@@ -6,7 +6,9 @@
 /// - Parameters:
 ///   - gateUp: `(rows, 2F)`: the gate projections in columns `0..<F`, the up projections in `F..<2F`.
 ///   - product: `(rows, F)`, contiguous.
-func swiGLU(gateUp: UnsafePointer<Float>, rows: Int, width: Int, into product: UnsafeMutablePointer<Float>, threads: Int) {
+func swiGLU(
+    gateUp: UnsafePointer<Float>, rows: Int, width: Int, into product: UnsafeMutablePointer<Float>, threads: Int
+) {
     Parallel.forRanges(rows, threads: threads, grain: max(1, 65_536 / max(1, width))) { range in
         for t in range {
             let gate = gateUp + t * 2 * width
@@ -16,7 +18,8 @@ func swiGLU(gateUp: UnsafePointer<Float>, rows: Int, width: Int, into product: U
             while i + 16 <= width {
                 let g = UnsafeRawPointer(gate + i).loadUnaligned(as: SIMD16<Float>.self)
                 let u = UnsafeRawPointer(up + i).loadUnaligned(as: SIMD16<Float>.self)
-                UnsafeMutableRawPointer(out + i).storeBytes(of: g / (1 + VectorMath.exp(-g)) * u, as: SIMD16<Float>.self)
+                UnsafeMutableRawPointer(out + i).storeBytes(
+                    of: g / (1 + VectorMath.exp(-g)) * u, as: SIMD16<Float>.self)
                 i += 16
             }
             while i < width {
