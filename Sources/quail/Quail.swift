@@ -14,6 +14,6 @@ struct Quail: ParsableCommand {
         version: QuailVersion.string,
         subcommands: [
             InspectCommand.self, ConvertCommand.self, QuantizeCommand.self, TokenizeCommand.self,
-            SolveLayerCommand.self,
+            EvalCommand.self, SolveLayerCommand.self,
         ])
 }

@@ -5,7 +5,7 @@ import pytest
 
 from conftest import REPO, run_quail
 
-COMMANDS = ["inspect", "convert", "quantize", "tokenize"]
+COMMANDS = ["inspect", "convert", "quantize", "tokenize", "eval"]
 
 
 def help_options(*command):

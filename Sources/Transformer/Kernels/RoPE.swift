@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: Apache-2.0
+import Foundation
+
+/// Cosines and sines of the rotary angles `pos · θ^(−2i/hd)` for a run of positions, `(T, hd/2)` each.
+///
+/// Same frequencies as transformers' `LlamaRotaryEmbedding` (default rope type); angles are computed in double
+/// precision and rounded once, so they do not drift with the position.
+struct RotaryTable {
+    let positions: Range<Int>
+    let halfDim: Int
+    /// `(T, hd/2)`.
+    let cosines: [Float]
+    /// `(T, hd/2)`.
+    let sines: [Float]
+
+    init(positions: Range<Int>, headDim: Int, theta: Float) {
+        let half = headDim / 2
+        let inverseFrequencies = (0..<half).map { i in 1 / pow(Double(theta), Double(2 * i) / Double(headDim)) }
+        var cosines = [Float](repeating: 0, count: positions.count * half)
+        var sines = cosines
+        for (t, position) in positions.enumerated() {
+            for i in 0..<half {
+                let angle = Double(position) * inverseFrequencies[i]
+                cosines[t * half + i] = Float(cos(angle))
+                sines[t * half + i] = Float(sin(angle))
+            }
+        }
+        self.positions = positions
+        self.halfDim = half
+        self.cosines = cosines
+        self.sines = sines
+    }
+}
+
+/// Rotates every head of `x` in place with the HF "rotate half" convention: dimension `i` pairs with `i + hd/2`,
+/// `x'ᵢ = xᵢ·cos − xᵢ₊ₕ·sin`, `x'ᵢ₊ₕ = xᵢ₊ₕ·cos + xᵢ·sin` (transformers `apply_rotary_pos_emb` / `rotate_half`).
+///
+/// - Parameters:
+///   - x: `(T, heads·hd)` with row stride `rowStride`; row `t` is at position `table.positions[t]`.
+func applyRotary(
+    _ x: UnsafeMutablePointer<Float>, rows: Int, heads: Int, rowStride: Int, table: RotaryTable, threads: Int
+) {
+    precondition(rows == table.positions.count, "rotary table covers \(table.positions.count) rows, not \(rows)")
+    let half = table.halfDim
+    table.cosines.withUnsafeBufferPointer { cosines in
+        table.sines.withUnsafeBufferPointer { sines in
+            guard let cosBase = cosines.baseAddress, let sinBase = sines.baseAddress else { return }
+            Parallel.forRanges(rows, threads: threads, grain: 16) { range in
+                for t in range {
+                    let cosRow = cosBase + t * half
+                    let sinRow = sinBase + t * half
+                    for h in 0..<heads {
+                        let head = x + t * rowStride + h * 2 * half
+                        for i in 0..<half {
+                            let a = head[i]
+                            let b = head[i + half]
+                            head[i] = a * cosRow[i] - b * sinRow[i]
+                            head[i + half] = b * cosRow[i] + a * sinRow[i]
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: Apache-2.0
+import Foundation
+import LinearAlgebra
+import Synchronization
+import TensorCore
+import Testing
+
+@testable import Transformer
+
+@Suite("Kernels")
+struct KernelTests {
+    @Test("RMSNorm with unit gain gives rows of RMS 1 and ignores the scale of its input")
+    func rmsNormNormalizes() {
+        var rng = SplitMix64(seed: 3)
+        let (rows, columns) = (5, 24)
+        let x = (0..<rows * columns).map { _ in Float(rng.nextGaussian() * 3) }
+        let scaled = x.map { $0 * 7.5 }
+        let ones = [Float](repeating: 1, count: columns)
+        var a = [Float](repeating: 0, count: rows * columns)
+        var b = a
+        rmsNorm(x, weight: ones, epsilon: 0, rows: rows, columns: columns, into: &a, threads: 2)
+        rmsNorm(scaled, weight: ones, epsilon: 0, rows: rows, columns: columns, into: &b, threads: 1)
+        for r in 0..<rows {
+            let row = a[r * columns..<(r + 1) * columns]
+            #expect(abs(row.reduce(0) { $0 + $1 * $1 } / Float(columns) - 1) < 1e-5)
+        }
+        #expect(maxAbsDifference(a, b) < 1e-5)
+        var gained = a
+        let gain = (0..<columns).map { Float($0) - 3 }
+        rmsNorm(x, weight: gain, epsilon: 0, rows: rows, columns: columns, into: &gained, threads: 2)
+        for i in 0..<rows * columns { #expect(abs(gained[i] - a[i] * gain[i % columns]) < 1e-5) }
+    }
+
+    @Test("RoPE at position 0 is the identity and scores depend only on the relative position")
+    func rotaryProperties() {
+        var rng = SplitMix64(seed: 4)
+        let hd = 8
+        let x = (0..<2 * hd).map { _ in Float(rng.nextGaussian()) }
+        var rotated = x
+        applyRotary(
+            &rotated, rows: 1, heads: 2, rowStride: 2 * hd,
+            table: RotaryTable(positions: 0..<1, headDim: hd, theta: 10_000), threads: 1)
+        #expect(rotated == x)
+
+        // <rope(q, m), rope(k, n)> is a function of m − n.
+        let q = Array(x[0..<hd])
+        let k = Array(x[hd..<2 * hd])
+        func dot(_ m: Int, _ n: Int) -> Float {
+            let table = RotaryTable(positions: 0..<max(m, n) + 1, headDim: hd, theta: 10_000)
+            var rows = [Float](repeating: 0, count: (max(m, n) + 1) * hd)
+            var qs = rows
+            qs.replaceSubrange(m * hd..<(m + 1) * hd, with: q)
+            rows.replaceSubrange(n * hd..<(n + 1) * hd, with: k)
+            applyRotary(&qs, rows: max(m, n) + 1, heads: 1, rowStride: hd, table: table, threads: 2)
+            applyRotary(&rows, rows: max(m, n) + 1, heads: 1, rowStride: hd, table: table, threads: 1)
+            return zip(qs[m * hd..<(m + 1) * hd], rows[n * hd..<(n + 1) * hd]).reduce(0) { $0 + $1.0 * $1.1 }
+        }
+        #expect(abs(dot(7, 3) - dot(4, 0)) < 1e-4)
+        #expect(abs(dot(7, 3) - dot(3, 7)) > 1e-3)
+    }
+
+    @Test("attention over a single token returns its value heads, each query head reading its KV group")
+    func singleTokenAttentionIsValue() {
+        let c = TinyModel(seed: 1, heads: 4, kvHeads: 2).configuration
+        var rng = SplitMix64(seed: 5)
+        let q = (0..<c.queryWidth).map { _ in Float(rng.nextGaussian()) }
+        let k = (0..<c.keyValueWidth).map { _ in Float(rng.nextGaussian()) }
+        let v = (0..<c.keyValueWidth).map { _ in Float(rng.nextGaussian()) }
+        var out = [Float](repeating: .nan, count: c.queryWidth)
+        causalAttention(
+            query: q, queryStride: c.queryWidth, key: k, value: v, keyValueStride: c.keyValueWidth, rows: 1,
+            configuration: c, into: &out, threads: 2)
+        for h in 0..<c.headCount {
+            let g = h / c.headsPerKeyValueHead
+            #expect(Array(out[h * c.headDim..<(h + 1) * c.headDim]) == Array(v[g * c.headDim..<(g + 1) * c.headDim]))
+        }
+    }
+
+    @Test("masked softmax sums to one over the visible scores, zeroes the rest, and survives huge scores")
+    func softmaxIsStable() {
+        var row: [Float] = [1000, 999, -1e30, 5, 1, 2, 3, 4, 5, 6, 7, 42, 42]
+        maskedSoftmax(&row, valid: 11, count: 13)
+        #expect(abs(row.reduce(0, +) - 1) < 1e-6)
+        #expect(row[11] == 0 && row[12] == 0)
+        #expect(abs(row[0] - 1 / (1 + Foundation.exp(-1))) < 1e-6)
+        #expect(row[2] == 0)
+    }
+
+    @Test("vector exp agrees with Foundation.exp within 3 ulp and underflows to 0")
+    func vectorExp() {
+        var worst: Float = 0
+        for i in -8700..<8837 {
+            let x = Float(i) / 100
+            let expected = Foundation.exp(x)
+            worst = max(worst, abs(VectorMath.exp(x) - expected) / expected.ulp)
+        }
+        #expect(worst <= 3)
+        #expect(VectorMath.exp(-.infinity) == 0)
+        #expect(VectorMath.exp(-100) == 0)
+    }
+
+    @Test("parallel ranges cover the work once, split on aligned boundaries")
+    func parallelRanges() {
+        let seen = Mutex<[Range<Int>]>([])
+        Parallel.forRanges(100, threads: 3, alignment: 16) { range in seen.withLock { $0.append(range) } }
+        let ranges = seen.withLock { $0 }.sorted { $0.lowerBound < $1.lowerBound }
+        #expect(ranges.count == 3)
+        #expect(ranges.first?.lowerBound == 0 && ranges.last?.upperBound == 100)
+        #expect(
+            zip(ranges, ranges.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound && $1.lowerBound % 16 == 0 })
+        let hits = Mutex<[Int]>([])
+        Parallel.forEach(37, threads: 2) { i, worker in hits.withLock { $0.append(i + 100 * worker) } }
+        #expect(hits.withLock { $0 }.map { $0 % 100 }.sorted() == Array(0..<37))
+        #expect(hits.withLock { $0 }.allSatisfy { $0 / 100 < 2 })
+    }
+
+    @Test("raw-pointer sgemm with strides and accumulation agrees with a triple loop")
+    func stridedGemm() {
+        var rng = SplitMix64(seed: 9)
+        let (m, n, k, lda, ldb, ldc) = (5, 3, 4, 7, 6, 9)
+        let a = (0..<m * lda).map { _ in Float(rng.nextGaussian()) }
+        let b = (0..<n * ldb).map { _ in Float(rng.nextGaussian()) }  // op(b) = bᵀ, b stored (n, k) with stride ldb
+        var c = (0..<m * ldc).map { _ in Float(rng.nextGaussian()) }
+        let before = c
+        BLAS.gemm(
+            .none, .transpose, m: m, n: n, k: k, alpha: 0.5, a: a, lda: lda, b: b, ldb: ldb, beta: 1, c: &c, ldc: ldc)
+        for i in 0..<m {
+            for j in 0..<ldc {
+                guard j < n else {
+                    #expect(c[i * ldc + j] == before[i * ldc + j])
+                    continue
+                }
+                let dot = (0..<k).reduce(Float(0)) { $0 + a[i * lda + $1] * b[j * ldb + $1] }
+                #expect(abs(c[i * ldc + j] - (before[i * ldc + j] + 0.5 * dot)) < 1e-5)
+            }
+        }
+    }
+}
