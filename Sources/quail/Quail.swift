@@ -12,5 +12,7 @@ struct Quail: ParsableCommand {
             and writes both. See man quail for details.
             """,
         version: QuailVersion.string,
-        subcommands: [InspectCommand.self, ConvertCommand.self])
+        subcommands: [
+            InspectCommand.self, ConvertCommand.self, KeygenCommand.self, SignCommand.self, VerifyCommand.self,
+        ])
 }
