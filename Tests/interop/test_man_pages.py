@@ -5,7 +5,7 @@ import pytest
 
 from conftest import REPO, run_quail
 
-COMMANDS = ["inspect", "convert"]
+COMMANDS = ["inspect", "convert", "keygen", "sign", "verify"]
 
 
 def help_options(*command):
