@@ -16,7 +16,7 @@ public typealias HashingProgress = @Sendable (_ completedBytes: Int, _ totalByte
 ///
 /// Each file is one sequential SHA-256 stream (the digest model_signing's `files` serialization records), so the
 /// parallelism is across files: one worker per core takes the largest file not yet started. Reads are large and
-/// sequential; each worker reuses one buffer that stays in cache between `read` and hashing.
+/// sequential; each worker reuses one buffer, which stays in the CPU caches between `read` and hashing.
 enum ParallelFileHasher {
     /// Bytes per `read`.
     static let readSize = 1 << 20
