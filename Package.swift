@@ -45,7 +45,7 @@ let package = Package(
         .executableTarget(
             name: "quail",
             dependencies: [
-                "QuailKit", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "QuailKit", "Packaging", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "TensorCore"]),

@@ -5,7 +5,7 @@ import pytest
 
 from conftest import REPO, run_quail
 
-COMMANDS = ["inspect", "convert", "quantize", "tokenize", "eval"]
+COMMANDS = ["inspect", "convert", "quantize", "tokenize", "eval", "keygen", "sign", "verify"]
 
 
 def help_options(*command):
