@@ -16,8 +16,6 @@ public enum EvaluationError: Error, Equatable, Sendable, CustomStringConvertible
     case tokenOutOfRange(path: String, index: Int, token: Int, vocabularySize: Int)
     /// The context length cannot score any token (llama.cpp scores positions `ctx/2 ..< ctx−1`).
     case contextTooSmall(contextLength: Int, minimum: Int)
-    /// Text evaluation needs a tokenizer this build cannot provide for the model.
-    case tokenizerUnavailable(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -34,7 +32,6 @@ public enum EvaluationError: Error, Equatable, Sendable, CustomStringConvertible
             "\(path): token \(index) is \(token), outside the vocabulary of \(vocabularySize)"
         case .contextTooSmall(let contextLength, let minimum):
             "context of \(contextLength) token(s) scores nothing; use at least \(minimum)"
-        case .tokenizerUnavailable(let path, let reason): "\(path): cannot tokenize text: \(reason)"
         }
     }
 }

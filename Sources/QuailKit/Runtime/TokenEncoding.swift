@@ -38,16 +38,11 @@ public struct BOSPolicy: Equatable, Sendable {
 
 /// Turns a text file into the token sequence perplexity is computed on.
 public enum TextTokenization {
-    /// The tokenizer of a checkpoint.
+    /// The tokenizer of a checkpoint (HF `tokenizer.json` or GGUF `tokenizer.ggml.*`).
     ///
-    /// This is where the Tokenizers module plugs in; until it does, text cannot be tokenized and callers pass
-    /// token ids (`quail eval --tokens-file`).
-    /// - Throws: ``CheckpointError`` if the checkpoint has no readable tokenizer,
-    ///   ``EvaluationError/tokenizerUnavailable(path:reason:)`` otherwise.
+    /// - Throws: ``CheckpointError`` if the checkpoint has no tokenizer Quail supports.
     public static func encoding(for weights: CheckpointWeights) throws -> any TokenEncoding {
-        _ = try weights.tokenizerMetadata()
-        throw EvaluationError.tokenizerUnavailable(
-            path: weights.url.path, reason: "this build has no BPE tokenizer yet; pass token ids with --tokens-file")
+        try CheckpointTokenizer(checkpointAt: weights.url)
     }
 
     /// The text of a file, which must not be empty.

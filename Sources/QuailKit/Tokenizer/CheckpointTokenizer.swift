@@ -215,3 +215,18 @@ public struct CheckpointTokenizer: Sendable {
         return text.count <= 160 ? text : String(text.prefix(160)) + "…"
     }
 }
+
+// MARK: - TokenEncoding
+
+extension CheckpointTokenizer: TokenEncoding {
+    /// The ids of `text` without BOS/EOS.
+    public func encode(_ text: String) -> [Int] {
+        tokenizer.encode(text, addSpecialTokens: false)
+    }
+
+    /// The BOS id the tokenizer prepends, if it prepends one.
+    public var bosID: Int? { tokenizer.template.prefix.first }
+
+    /// Whether the tokenizer prepends BOS (from the HF post-processor or llama.cpp's policy for GGUF).
+    public var addsBOS: Bool { !tokenizer.template.prefix.isEmpty }
+}
