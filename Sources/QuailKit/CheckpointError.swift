@@ -39,6 +39,8 @@ public enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertible
     case invalidQuantizedTensor(path: String, tensor: String, reason: String)
     /// A `.npy` file is not a float32/float64 C-order NumPy array Quail can read.
     case invalidArrayFile(path: String, reason: String)
+    /// A LoRA adapter Quail cannot apply to the model (wrong kind, architecture, DoRA, non-linear targets).
+    case unsupportedAdapter(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -69,6 +71,7 @@ public enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertible
         case .invalidQuantizedTensor(let path, let tensor, let reason):
             "\(path): quantized tensor `\(tensor)`: \(reason)"
         case .invalidArrayFile(let path, let reason): "\(path): not a float32/float64 C-order .npy array: \(reason)"
+        case .unsupportedAdapter(let path, let reason): "\(path): cannot apply this LoRA adapter: \(reason)"
         }
     }
 

@@ -12,7 +12,7 @@ struct EvalCommand: ParsableCommand {
             MODEL is an HF checkpoint directory or a GGUF file (any type Quail dequantizes). The tokens are split \
             into chunks of --ctx tokens (the tail is dropped); each chunk is evaluated on its own, starting with BOS \
             when the model adds one, and only its second half is scored. --tokens-file takes token ids instead of \
-            text; with --dump-activations the tokens are run as one sequence and the hidden states and logits are \
+            text; --adapter merges a LoRA adapter (W + s·B·A) into the weights as they are decoded; with --dump-activations the tokens are run as one sequence and the hidden states and logits are \
             written as .npy files instead (for checking against a reference implementation). See man quail-eval.
             """)
 
@@ -24,6 +24,11 @@ struct EvalCommand: ParsableCommand {
 
     @Option(help: "JSON array of token ids to evaluate instead of a text.", completion: .file())
     var tokensFile: String?
+
+    @Option(
+        help: "LoRA adapter merged into the weights (PEFT adapter directory or llama.cpp LoRA GGUF).",
+        completion: .file())
+    var adapter: String?
 
     @Option(help: "Tokens per chunk.")
     var ctx = 512
@@ -61,6 +66,9 @@ struct EvalCommand: ParsableCommand {
 
     func run() throws {
         let weights = try CheckpointWeights(contentsOf: URL(fileURLWithPath: model))
+        let lora = try adapter.map {
+            try LoRAAdapter(contentsOf: URL(fileURLWithPath: $0), for: weights.hyperparameters)
+        }
         let tokens: [Int]
         let bos: BOSPolicy
         let source: String
@@ -79,23 +87,55 @@ struct EvalCommand: ParsableCommand {
         }
         if let dumpActivations {
             let files = try ActivationDump.write(
-                weights, tokens: tokens, source: source, to: URL(fileURLWithPath: dumpActivations), overwrite: force)
+                weights, tokens: tokens, source: source, to: URL(fileURLWithPath: dumpActivations), overwrite: force,
+                adapter: lora)
             if json {
-                let report: JSONValue = .object([
-                    ("model", .string(model)), ("tokens", .integer(tokens.count)),
-                    ("directory", .string(dumpActivations)), ("files", .array(files.map { .string($0) })),
-                ])
+                let report: JSONValue = .object(
+                    [
+                        ("model", .string(model)), ("tokens", .integer(tokens.count)),
+                        ("directory", .string(dumpActivations)), ("files", .array(files.map { .string($0) })),
+                    ] + adapterFields(lora))
                 print(report.text(indent: 2))
             } else {
                 print("wrote \(files.count) arrays for \(tokens.count) tokens to \(dumpActivations)")
+                if let lora { print(adapterLine(lora)) }
             }
             return
         }
         let report = try PerplexityEvaluation.evaluate(
             weights, tokens: tokens, source: source, bos: bos,
             options: .init(contextLength: ctx, chunkLimit: chunks, residency: residency, threadCount: threads),
-            progress: TerminalProgress(label: "eval"))
-        print(json ? report.jsonRepresentation.text(indent: 2) : report.text)
+            adapter: lora, progress: TerminalProgress(label: "eval"))
+        if json {
+            let fields = report.jsonRepresentation.objectValue ?? []
+            print(JSONValue.object(fields + adapterFields(lora)).text(indent: 2))
+        } else {
+            print(report.text)
+            if let lora { print(adapterLine(lora)) }
+        }
+    }
+
+    /// The `adapter` entry of the JSON reports (none without an adapter).
+    private func adapterFields(_ lora: LoRAAdapter?) -> [(String, JSONValue)] {
+        guard let lora else { return [] }
+        return [
+            (
+                "adapter",
+                .object([
+                    ("path", .string(lora.url.path)), ("format", .string(lora.format.rawValue)),
+                    ("modules", .array(lora.weightNames.map { .string(String($0.dropLast(".weight".count))) })),
+                    ("scales", .array(lora.scales.map { .number(Double($0)) })),
+                ])
+            )
+        ]
+    }
+
+    /// The text report's adapter line.
+    private func adapterLine(_ lora: LoRAAdapter) -> String {
+        let scales = lora.scales.map { String(format: "%g", $0) }.joined(separator: ", ")
+        let kinds = Set(lora.weightNames.map { $0.split(separator: ".").dropLast().last.map(String.init) ?? $0 })
+        return "adapter: \(lora.url.path) (\(lora.format.rawValue)): \(lora.updates.count) linear(s) ("
+            + kinds.sorted().joined(separator: ", ") + "), scale \(scales)"
     }
 }
 

@@ -11,12 +11,13 @@ import Transformer
 /// transformers returns as `hidden_states` (whose last entry is the final-norm output) and `logits`.
 public enum ActivationDump {
     /// Runs `tokens` as one sequence (positions `0..<T`, no BOS added) and writes the files into `directory`, which
-    /// appears only when complete. Returns the file names written.
+    /// appears only when complete, with `adapter` merged into the weights when given. Returns the file names written.
     ///
     /// - Throws: ``EvaluationError/tokenOutOfRange(path:index:token:vocabularySize:)``, decoding or file errors.
     @discardableResult
     public static func write(
-        _ weights: CheckpointWeights, tokens: [Int], source: String, to directory: URL, overwrite: Bool = false
+        _ weights: CheckpointWeights, tokens: [Int], source: String, to directory: URL, overwrite: Bool = false,
+        adapter: LoRAAdapter? = nil
     ) throws -> [String] {
         let c = weights.configuration
         guard !tokens.isEmpty else { throw EvaluationError.emptyText(path: source) }
@@ -26,7 +27,7 @@ public enum ActivationDump {
         }
         let output = try AtomicOutput(destination: directory, isDirectory: true, overwrite: overwrite)
         let recorder = HiddenStateRecorder()
-        let logits = try LlamaModel(configuration: c, source: weights, residency: .streamed)
+        let logits = try LlamaModel(configuration: c, source: AdaptedWeights(base: weights, adapter: adapter), residency: .streamed)
             .forward(tokens: tokens, observer: recorder)
         var files: [(String, [Float], [Int])] = recorder.states.map { stage, values in
             switch stage {

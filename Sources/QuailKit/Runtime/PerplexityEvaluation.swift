@@ -55,12 +55,13 @@ public enum PerplexityEvaluation {
         }
     }
 
-    /// Evaluates `tokens` (from the file at `source`, named in errors and the report).
+    /// Evaluates `tokens` (from the file at `source`, named in errors and the report), with `adapter` merged into
+    /// the weights when given.
     ///
     /// - Throws: ``EvaluationError`` (checked first, before any decoding), then decoding errors.
     public static func evaluate(
         _ weights: CheckpointWeights, tokens: [Int], source: String, bos: BOSPolicy, options: Options = Options(),
-        progress: any ProgressReporting = SilentProgress()
+        adapter: LoRAAdapter? = nil, progress: any ProgressReporting = SilentProgress()
     ) throws -> PerplexityReport {
         let configuration = weights.configuration
         try validate(tokens: tokens, source: source, configuration: configuration, options: options)
@@ -72,7 +73,7 @@ public enum PerplexityEvaluation {
         let chunkCount = min(tokens.count / ctx, options.chunkLimit ?? .max)
         let first = ctx / 2
         let model = LlamaModel(
-            configuration: configuration, source: weights, residency: options.residency, threads: options.threadCount)
+            configuration: configuration, source: AdaptedWeights(base: weights, adapter: adapter), residency: options.residency, threads: options.threadCount)
         var accumulator = PerplexityAccumulator()
         var running: [Double] = []
         var chunkSeconds: [Double] = []
