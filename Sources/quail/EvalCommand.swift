@@ -12,7 +12,8 @@ struct EvalCommand: ParsableCommand {
             MODEL is an HF checkpoint directory or a GGUF file (any type Quail dequantizes). The tokens are split \
             into chunks of --ctx tokens (the tail is dropped); each chunk is evaluated on its own, starting with BOS \
             when the model adds one, and only its second half is scored. --tokens-file takes token ids instead of \
-            text; --adapter merges a LoRA adapter (W + s·B·A) into the weights as they are decoded; with --dump-activations the tokens are run as one sequence and the hidden states and logits are \
+            text; --adapter merges a LoRA adapter (W + s·B·A) into the weights as they are decoded; with \
+            --dump-activations the tokens are run as one sequence and the hidden states and logits are \
             written as .npy files instead (for checking against a reference implementation). See man quail-eval.
             """)
 

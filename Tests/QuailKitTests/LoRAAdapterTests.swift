@@ -130,8 +130,10 @@ struct LoRAAdapterTests {
         let q = "base_model.model.model.layers.0.self_attn.q_proj"
         let v = "base_model.model.model.layers.1.self_attn.v_proj"
         let tensors = [
-            (q + ".lora_A.weight", gaussian(4, 16, scale: 1, &rng)), (q + ".lora_B.weight", gaussian(16, 4, scale: 1, &rng)),
-            (v + ".lora_A.weight", gaussian(2, 16, scale: 1, &rng)), (v + ".lora_B.weight", gaussian(8, 2, scale: 1, &rng)),
+            (q + ".lora_A.weight", gaussian(4, 16, scale: 1, &rng)),
+            (q + ".lora_B.weight", gaussian(16, 4, scale: 1, &rng)),
+            (v + ".lora_A.weight", gaussian(2, 16, scale: 1, &rng)),
+            (v + ".lora_B.weight", gaussian(8, 2, scale: 1, &rng)),
         ]
         let pattern = #""rank_pattern": {"v_proj": 2}, "alpha_pattern": {"layers.1.self_attn.v_proj": 3}"#
         for (name, rsLoRA) in [("plain", false), ("rs", true)] {
@@ -158,7 +160,8 @@ struct LoRAAdapterTests {
         let config = #"{"peft_type": "LORA", "r": 2, "lora_alpha": 4}"#
         let q = "base_model.model.model.layers.0.self_attn.q_proj"
         let good = [
-            (q + ".lora_A.weight", gaussian(2, 16, scale: 1, &rng)), (q + ".lora_B.weight", gaussian(16, 2, scale: 1, &rng)),
+            (q + ".lora_A.weight", gaussian(2, 16, scale: 1, &rng)),
+            (q + ".lora_B.weight", gaussian(16, 2, scale: 1, &rng)),
         ]
         let cases: [(String, [(String, Matrix)])] = [
             ("unknown", good + [("base_model.model.model.layers.0.mystery", gaussian(1, 1, scale: 1, &rng))]),

@@ -27,7 +27,8 @@ public enum ActivationDump {
         }
         let output = try AtomicOutput(destination: directory, isDirectory: true, overwrite: overwrite)
         let recorder = HiddenStateRecorder()
-        let logits = try LlamaModel(configuration: c, source: AdaptedWeights(base: weights, adapter: adapter), residency: .streamed)
+        let source = AdaptedWeights(base: weights, adapter: adapter)
+        let logits = try LlamaModel(configuration: c, source: source, residency: .streamed)
             .forward(tokens: tokens, observer: recorder)
         var files: [(String, [Float], [Int])] = recorder.states.map { stage, values in
             switch stage {

@@ -9,9 +9,10 @@ import Transformer
 
 /// A LoRA adapter for a llama model, read as F32 low-rank factors per adapted linear (`W' = W + s·B·A`).
 ///
-/// Two forms are read. A PEFT directory: `adapter_config.json` (`peft_type` LORA, `r`, `lora_alpha`, `use_rslora`,
-/// optional `rank_pattern`/`alpha_pattern`) and `adapter_model.safetensors` with `base_model.model.<module>.lora_A.weight`
-/// `(r, in)` and `.lora_B.weight` `(out, r)`; the scale is `α/r`, or `α/√r` with rsLoRA (PEFT `LoraLayer.update_layer`).
+/// Two forms are read. A PEFT directory: `adapter_config.json` (`peft_type` LORA, `r`, `lora_alpha`,
+/// `use_rslora`, optional `rank_pattern`/`alpha_pattern`) and `adapter_model.safetensors` with
+/// `base_model.model.<module>.lora_A.weight` `(r, in)` and `.lora_B.weight` `(out, r)`; the scale is `α/r`, or
+/// `α/√r` with rsLoRA (PEFT `LoraLayer.update_layer`).
 /// A llama.cpp LoRA GGUF (`general.type` adapter, `adapter.type` lora, `adapter.lora.alpha`): tensors
 /// `<base name>.lora_a` `(r, in)` and `.lora_b` `(out, r)`, scale `alpha/r` (1 when alpha is 0), as in llama.cpp
 /// `llama_adapter_lora_init_impl`; q/k `lora_b` rows are in GGUF order and are restored to HF order here.
@@ -208,13 +209,16 @@ public struct LoRAAdapter: Sendable {
         entries.first { key, _ in module == key || module.hasSuffix("." + key) }?.1
     }
 
-    private static func peftMatrix(_ checkpoint: SafeTensorsCheckpoint, _ name: String, path: String) throws -> Matrix? {
+    private static func peftMatrix(
+        _ checkpoint: SafeTensorsCheckpoint, _ name: String, path: String
+    ) throws -> Matrix? {
         guard let (file, info) = checkpoint.locate(name) else { return nil }
         guard info.shape.count == 2, let type = TensorEncoding.ggmlType(for: info.dtype),
             [GGMLType.f32, .f16, .bf16].contains(type)
         else {
             throw CheckpointError.unsupportedAdapter(
-                path: path, reason: "`\(name)` must be a 2-D F32/F16/BF16 tensor, found \(info.dtype.rawValue) \(info.shape)")
+                path: path,
+                reason: "`\(name)` must be a 2-D F32/F16/BF16 tensor, found \(info.dtype.rawValue) \(info.shape)")
         }
         return try decodeMatrix(file.bytes(of: info), type: type, rows: info.shape[0], columns: info.shape[1])
     }

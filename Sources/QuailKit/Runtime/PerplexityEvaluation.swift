@@ -73,7 +73,8 @@ public enum PerplexityEvaluation {
         let chunkCount = min(tokens.count / ctx, options.chunkLimit ?? .max)
         let first = ctx / 2
         let model = LlamaModel(
-            configuration: configuration, source: AdaptedWeights(base: weights, adapter: adapter), residency: options.residency, threads: options.threadCount)
+            configuration: configuration, source: AdaptedWeights(base: weights, adapter: adapter),
+            residency: options.residency, threads: options.threadCount)
         var accumulator = PerplexityAccumulator()
         var running: [Double] = []
         var chunkSeconds: [Double] = []
