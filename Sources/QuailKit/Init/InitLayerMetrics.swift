@@ -1,0 +1,30 @@
+// SPDX-License-Identifier: Apache-2.0
+import LowRankInit
+
+/// The outcome of solving one adapted layer.
+public struct InitLayerMetrics: Sendable {
+    /// Block index.
+    public let layer: Int
+    /// Layer kind.
+    public let target: AdapterTarget
+    /// `‖(W − Q − s·B·A)X‖² / ‖(W − Q)X‖²` of what was stored.
+    public let relativeCalibratedError: Double
+    /// `‖W − Q − s·B·A‖² / ‖W − Q‖²`.
+    public let relativeWeightError: Double
+    /// The method made the layer worse than zero-init; zero factors were stored.
+    public let fellBackToZero: Bool
+    /// Solver seconds.
+    public let seconds: Double
+
+    /// The HF module name (`model.layers.3.self_attn.q_proj`).
+    public var module: String { "model.layers.\(layer).\(target.moduleName)" }
+
+    init(layer: Int, target: AdapterTarget, result: LowRankInitResult, seconds: Double) {
+        self.layer = layer
+        self.target = target
+        relativeCalibratedError = result.errors.relativeCalibrated
+        relativeWeightError = result.errors.relativeWeight
+        fellBackToZero = result.fellBackToZero
+        self.seconds = seconds
+    }
+}
