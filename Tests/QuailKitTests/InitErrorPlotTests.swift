@@ -64,7 +64,7 @@ struct InitErrorPlotTests {
         #expect(!plot.svg().contains("href"))
     }
 
-    @Test("NaN and infinite values are dropped and counted; empty input still renders axes")
+    @Test("NaN, infinite and negative-layer points are dropped and counted; empty input still renders axes")
     func degenerateInput() throws {
         let plot = InitErrorPlot(
             title: "t",
@@ -73,13 +73,14 @@ struct InitErrorPlotTests {
                 .init(layer: 1, module: "v_proj", relativeCalibratedError: 0.25),
                 .init(layer: 2, module: "v_proj", relativeCalibratedError: .infinity),
                 .init(layer: 0, module: "q_proj", relativeCalibratedError: .nan),
+                .init(layer: -1, module: "v_proj", relativeCalibratedError: 0.5),
             ])
         let root = try parse(plot.svg())
         let polylines = descendants(root, named: "polyline")
         #expect(polylines.count == 1)
         #expect(polylines.first.flatMap { attribute($0, "points") }?.split(separator: " ").count == 1)
         let texts = descendants(root, named: "text").compactMap(\.stringValue)
-        #expect(texts.contains("3 non-finite value(s) not shown"))
+        #expect(texts.contains("4 value(s) not shown (NaN, infinite or out of range)"))
         #expect(texts.contains("1"))  // y axis spans [0, 1] at least
 
         let empty = try parse(InitErrorPlot(title: "nothing", points: []).svg())

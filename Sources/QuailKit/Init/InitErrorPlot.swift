@@ -5,8 +5,8 @@ import Foundation
 ///
 /// x is the block index, y the relative calibrated error `‖R·X‖² / ‖E0·X‖²` on `[0, max(1, largest value)]`
 /// (rounded up to a tick); one polyline (with point markers) per module kind, in the order q, k, v, o, gate, up,
-/// down, then any other names alphabetically. NaN and infinite values are left out and counted in a note under
-/// the chart. No scripts, styles or external resources; the same input always gives the same text.
+/// down, then any other names alphabetically. NaN, infinite or absurd values and negative block indices are left
+/// out and counted in a note under the chart. No scripts, styles or external resources; the same input always gives the same text.
 public struct InitErrorPlot: Sendable {
     /// One value to plot.
     public struct Point: Sendable, Equatable {
@@ -47,7 +47,10 @@ public struct InitErrorPlot: Sendable {
         return Set(plottable.map(\.module)).sorted { (rank($0), $0) < (rank($1), $1) }
     }
 
-    private var plottable: [Point] { points.filter { $0.relativeCalibratedError.isFinite } }
+    /// The points drawn: finite values up to 1e300 at block indices 0...1_000_000.
+    private var plottable: [Point] {
+        points.filter { abs($0.relativeCalibratedError) <= 1e300 && (0...1_000_000).contains($0.layer) }
+    }
 
     private static let width = 640.0
     private static let height = 400.0
@@ -143,7 +146,7 @@ public struct InitErrorPlot: Sendable {
         if hidden > 0 {
             lines.append(
                 #"<text x="\#(Self.fixed(Self.left))" y="\#(Self.fixed(Self.height - 8))">"#
-                    + "\(hidden) non-finite value(s) not shown</text>")
+                    + "\(hidden) value(s) not shown (NaN, infinite or out of range)</text>")
         }
         lines.append("</svg>")
         return lines.joined(separator: "\n") + "\n"
