@@ -84,10 +84,9 @@ public struct LoRAAdapter: Sendable {
         }
         var byName: [String: Update] = [:]
         for update in updates {
-            guard let (role, block) = LlamaTensorNames.role(ofHF: update.weightName), let block,
-                block < hyperparameters.layerCount, Self.adaptableRoles.contains(role)
-            else { throw .unexpectedTensors(path: url.path, names: [update.weightName]) }
-            let shape = LlamaTensorNames.expectedShape(of: role, for: hyperparameters)
+            guard let shape = Self.adaptedShape(of: update.weightName, for: hyperparameters) else {
+                throw .unexpectedTensors(path: url.path, names: [update.weightName])
+            }
             guard update.a.columns == shape[1], update.b.rows == shape[0], update.b.columns == update.a.rows else {
                 throw .shapeMismatch(
                     path: url.path, tensor: update.weightName, expected: shape,
@@ -137,6 +136,15 @@ public struct LoRAAdapter: Sendable {
     private static let adaptableRoles: Set<LlamaTensorNames.Role> = [
         .query, .key, .value, .attentionOutput, .gate, .up, .down,
     ]
+
+    /// The HF shape `[out, in]` of `weightName` when it is a block linear of the model a LoRA adapter may target,
+    /// else nil.
+    static func adaptedShape(of weightName: String, for hyperparameters: LlamaHyperparameters) -> [Int]? {
+        guard let (role, block) = LlamaTensorNames.role(ofHF: weightName), let block,
+            block < hyperparameters.layerCount, adaptableRoles.contains(role)
+        else { return nil }
+        return LlamaTensorNames.expectedShape(of: role, for: hyperparameters)
+    }
 
     // MARK: - PEFT
 
