@@ -14,6 +14,6 @@ struct Quail: ParsableCommand {
         version: QuailVersion.string,
         subcommands: [
             InspectCommand.self, ConvertCommand.self, QuantizeCommand.self, TokenizeCommand.self,
-            EvalCommand.self, CalibrateCommand.self, KeygenCommand.self, SignCommand.self, VerifyCommand.self, SolveLayerCommand.self,
+            EvalCommand.self, CalibrateCommand.self, InitCommand.self, KeygenCommand.self, SignCommand.self, VerifyCommand.self, SolveLayerCommand.self,
         ])
 }

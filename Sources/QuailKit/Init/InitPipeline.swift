@@ -4,6 +4,7 @@ import LinearAlgebra
 import LowRankInit
 import Packaging
 import TensorCore
+import Transformer
 
 /// `quail init`: quantize → solve every adapted layer against its base's actual quantization error → write a
 /// bundle with one variant per runtime (formats/bundle.md), check the adapters, optionally evaluate and sign, and
@@ -120,7 +121,9 @@ public enum InitPipeline {
             variants[index].compatibility = outcome
             try InitErrorPlot(
                 title: "\(recipe.method.rawValue) on \(variants[index].quantization): relative calibrated error",
-                points: variants[index].layers.map { ($0.layer, $0.target.rawValue, $0.relativeCalibratedError) }
+                points: variants[index].layers.map {
+                    .init(layer: $0.layer, module: $0.target.rawValue, relativeCalibratedError: $0.relativeCalibratedError)
+                }
             ).svg().write(to: root.appendingPathComponent(variants[index].plotPath), atomically: false, encoding: .utf8)
         }
 
