@@ -35,7 +35,8 @@ public enum CheckpointError: Error, Equatable, Sendable, CustomStringConvertible
     case fallbackRefused(path: String, tensors: [String])
     /// A tensor's values cannot be quantized (NaN or infinite weights, values beyond the target's range).
     case cannotQuantize(path: String, tensor: String, reason: String)
-    /// A pre-quantized (bitsandbytes) tensor or its quantization settings break a rule.
+    /// A pre-quantized tensor (bitsandbytes, or a GGUF block type the runtime decodes) or its quantization
+    /// settings break a rule.
     case invalidQuantizedTensor(path: String, tensor: String, reason: String)
     /// A `.npy` file is not a float32/float64 C-order NumPy array Quail can read.
     case invalidArrayFile(path: String, reason: String)

@@ -50,18 +50,29 @@ public struct HFCheckpoint: Sendable {
     /// - Throws: ``CheckpointError/missingTensors(path:names:)``, ``CheckpointError/unexpectedTensors(path:names:)``
     ///   or ``CheckpointError/shapeMismatch(path:tensor:expected:actual:)``.
     public func validateTensors() throws(CheckpointError) {
+        try Self.validateTensors(names: weights.tensorNames, hyperparameters: hyperparameters, directory: directory) {
+            weights.locate($0).map { ($0.file.url.path, $0.info.shape) }
+        }
+    }
+
+    /// Checks that `names` are exactly the tensors `hyperparameters` imply and that `locate` (the file holding a
+    /// tensor and its logical shape) gives each the shape they imply; shared by the float and bitsandbytes readers.
+    static func validateTensors(
+        names: [String], hyperparameters: LlamaHyperparameters, directory: URL,
+        locate: (String) -> (path: String, shape: [Int])?
+    ) throws(CheckpointError) {
         let expected = LlamaTensorNames.expectedHFNames(for: hyperparameters)
-        let present = Set(weights.tensorNames)
+        let present = Set(names)
         let missing = expected.filter { !present.contains($0) }
         guard missing.isEmpty else { throw .missingTensors(path: directory.path, names: missing) }
         let expectedSet = Set(expected)
-        let extra = weights.tensorNames.filter { !expectedSet.contains($0) }
+        let extra = names.filter { !expectedSet.contains($0) }
         guard extra.isEmpty else { throw .unexpectedTensors(path: directory.path, names: extra) }
         for name in expected {
-            guard let (file, info) = weights.locate(name), let role = LlamaTensorNames.role(ofHF: name) else { continue }
+            guard let (path, actual) = locate(name), let role = LlamaTensorNames.role(ofHF: name) else { continue }
             let shape = LlamaTensorNames.expectedShape(of: role.role, for: hyperparameters)
-            guard info.shape == shape else {
-                throw .shapeMismatch(path: file.url.path, tensor: name, expected: shape, actual: info.shape)
+            guard actual == shape else {
+                throw .shapeMismatch(path: path, tensor: name, expected: shape, actual: actual)
             }
         }
     }

@@ -7,16 +7,20 @@ import SafeTensors
 import TensorCore
 import Transformer
 
-/// The weights of a llama checkpoint on disk (HF directory or GGUF file), decoded to F32 one piece at a time.
+/// The weights of a llama checkpoint on disk (HF directory, bitsandbytes pre-quantized HF directory, or GGUF
+/// file), decoded to F32 one piece at a time.
 ///
-/// Opening checks everything the forward pass relies on before any tensor data is touched: the architecture and
+/// Opening checks everything the forward pass relies on before any weight data is decoded: the architecture and
 /// hyperparameters, that the tensors are exactly the ones the architecture has, their shapes, and that every
-/// stored type can be decoded (F32/F16/BF16 safetensors; any type ``GGMLCodec`` dequantizes in GGUF). Each
-/// ``layerWeights(at:)`` then decodes one block from the memory-mapped file; GGUF q/k rows get llama.cpp's
+/// stored type can be decoded (F32/F16/BF16 safetensors; NF4/FP4/LLM.int8 linears of an HF directory whose
+/// config.json has a bitsandbytes `quantization_config`, with their statistics; any type ``GGMLCodec``
+/// dequantizes in GGUF). Each ``layerWeights(at:)`` then decodes one block from the memory-mapped files
+/// (bitsandbytes linears through ``BitsAndBytesCheckpoint/dequantized(_:)``); GGUF q/k rows get llama.cpp's
 /// conversion permutation undone (``QKPermutation``, `ggufToHF`) so the forward pass always sees HF order.
 public final class CheckpointWeights: LayerWeightsSource, @unchecked Sendable {
-    /// Decoding can only fail on a codec error (ruled out when opening; kept typed for safety).
-    public typealias Failure = QuantizationError
+    /// Decoding fails only on stored data that breaks a rule, named by file and tensor (the container and
+    /// statistics checks made when opening rule out the known cases).
+    public typealias Failure = CheckpointError
 
     /// The checkpoint path.
     public let url: URL
@@ -26,8 +30,10 @@ public final class CheckpointWeights: LayerWeightsSource, @unchecked Sendable {
     public let hyperparameters: LlamaHyperparameters
     /// The forward-pass configuration.
     public let configuration: LlamaConfiguration
-    /// Stored tensor types and how many tensors have each (`"Q4_1": 210`).
+    /// Stored tensor types and how many tensors have each (`"Q4_1": 210`; bitsandbytes linears count as
+    /// `"nf4"`, `"fp4"` or `"int8"`, as `quail quantize --type` names them).
     public let storedTypes: [String: Int]
+    /// The tensors decoded by ``GGMLCodec`` (all of them except bitsandbytes-quantized linears).
     private let tensors: [String: PlannedTensor]
     /// Keeps the memory mappings that `tensors` point into alive.
     private let storage: Storage
@@ -35,23 +41,33 @@ public final class CheckpointWeights: LayerWeightsSource, @unchecked Sendable {
     private enum Storage {
         case hf(HFCheckpoint)
         case gguf(GGUFFile)
+        /// An HF directory with bitsandbytes-quantized linears, read by `quantized`.
+        case bitsAndBytes(HFCheckpoint, quantized: BitsAndBytesCheckpoint)
     }
 
     /// Opens and validates a checkpoint.
     ///
-    /// - Throws: ``CheckpointError`` (architecture, hyperparameters, missing/unexpected tensors, shapes),
-    ///   ``EvaluationError`` (not a loadable path, undecodable tensor types), or the container's read errors.
+    /// - Throws: ``CheckpointError`` (architecture, hyperparameters, missing/unexpected tensors, shapes, a bad
+    ///   bitsandbytes `quantization_config`, quant state or statistic), ``EvaluationError`` (not a loadable path,
+    ///   undecodable tensor types), or the container's read errors.
     public init(contentsOf url: URL) throws {
         self.url = url
         format = try CheckpointFormat.detect(url)
         let planned: [PlannedTensor]
+        var quantizedTypes: [String] = []
         switch format {
         case .hfDirectory:
             let checkpoint = try HFCheckpoint(directory: url)
-            try checkpoint.validateTensors()
             hyperparameters = checkpoint.hyperparameters
-            planned = try Self.plan(checkpoint)
-            storage = .hf(checkpoint)
+            if checkpoint.config["quantization_config"] != nil {
+                let quantized = try Self.openBitsAndBytes(checkpoint)
+                (planned, quantizedTypes) = try Self.plan(quantized, hyperparameters: hyperparameters)
+                storage = .bitsAndBytes(checkpoint, quantized: quantized)
+            } else {
+                try checkpoint.validateTensors()
+                planned = try Self.plan(checkpoint)
+                storage = .hf(checkpoint)
+            }
         case .ggufFile:
             let file = try GGUFFile(contentsOf: url)
             hyperparameters = try LlamaHyperparameters(
@@ -69,7 +85,7 @@ public final class CheckpointWeights: LayerWeightsSource, @unchecked Sendable {
         }
         configuration = LlamaConfiguration(hyperparameters)
         tensors = Dictionary(uniqueKeysWithValues: planned.map { ($0.hfName, $0) })
-        storedTypes = Dictionary(planned.map { ($0.sourceType.name, 1) }, uniquingKeysWith: +)
+        storedTypes = Dictionary((planned.map(\.sourceType.name) + quantizedTypes).map { ($0, 1) }, uniquingKeysWith: +)
     }
 
     /// The checkpoint's tokenizer description (`tokenizer.json` + `tokenizer_config.json`, or GGUF
@@ -78,7 +94,7 @@ public final class CheckpointWeights: LayerWeightsSource, @unchecked Sendable {
     /// - Throws: ``CheckpointError`` when the tokenizer is absent or of a kind Quail does not read.
     public func tokenizerMetadata() throws -> BPETokenizerMetadata {
         switch storage {
-        case .hf(let checkpoint): try checkpoint.tokenizer()
+        case .hf(let checkpoint), .bitsAndBytes(let checkpoint, _): try checkpoint.tokenizer()
         case .gguf(let file): try BPETokenizerMetadata(metadata: file.metadata, path: url.path)
         }
     }
@@ -104,11 +120,59 @@ public final class CheckpointWeights: LayerWeightsSource, @unchecked Sendable {
         return planned
     }
 
+    /// Opens the bitsandbytes view of `checkpoint` and checks its logical tensors (names and original shapes) and
+    /// the statistics of every quantized linear, so a broken quant state fails before any block is decoded.
+    private static func openBitsAndBytes(_ checkpoint: HFCheckpoint) throws -> BitsAndBytesCheckpoint {
+        let quantized = try BitsAndBytesCheckpoint(directory: checkpoint.directory)
+        try HFCheckpoint.validateTensors(
+            names: quantized.tensorNames, hyperparameters: checkpoint.hyperparameters, directory: checkpoint.directory
+        ) { name in
+            guard let shape = quantized.shape(of: name), let (file, _) = quantized.weights.locate(name) else { return nil }
+            return (file.url.path, shape)
+        }
+        try quantized.validateStatistics()
+        return quantized
+    }
+
+    /// Plans the float tensors of a validated bitsandbytes checkpoint as F32 reads of their stored bytes; returns
+    /// them with the type name (`nf4`, `fp4`, `int8`) of each quantized linear, which ``decode(_:)`` leaves to
+    /// ``BitsAndBytesCheckpoint/dequantized(_:)``.
+    ///
+    /// - Throws: ``EvaluationError/unsupportedTensorTypes(path:tensors:)`` for a quantized embedding (bitsandbytes
+    ///   quantizes only Linear layers; the embedding lookup reads rows of a float table).
+    private static func plan(
+        _ quantized: BitsAndBytesCheckpoint, hyperparameters: LlamaHyperparameters
+    ) throws -> (planned: [PlannedTensor], quantizedTypes: [String]) {
+        let embedding = "model.embed_tokens.weight"
+        if case .float = quantized.storage(of: embedding) {} else {
+            throw EvaluationError.unsupportedTensorTypes(
+                path: quantized.directory.path, tensors: ["\(embedding) (bitsandbytes-quantized embedding)"])
+        }
+        var planned: [PlannedTensor] = []
+        var quantizedTypes: [String] = []
+        for name in LlamaTensorNames.expectedHFNames(for: hyperparameters) {
+            switch quantized.storage(of: name) {
+            case .float(let dtype):
+                guard let (file, info) = quantized.weights.locate(name), let type = TensorEncoding.ggmlType(for: dtype)
+                else { continue }
+                planned.append(
+                    PlannedTensor(
+                        hfName: name, outputName: name, shape: info.shape, sourceType: type, outputType: .f32,
+                        sourceBytes: file.bytes(of: info), permutation: nil))
+            case .fourBit(let type, _, _, _): quantizedTypes.append(type.rawValue)
+            case .int8: quantizedTypes.append(QuantizationTarget.bitsAndBytesInt8.name)
+            case nil: continue
+            }
+        }
+        return (planned, quantizedTypes)
+    }
+
     // MARK: - LayerWeightsSource
 
     /// Decodes the embedding rows of `tokens` only (the whole matrix is never expanded for the lookup).
-    public func embeddings(of tokens: [Int]) throws(QuantizationError) -> Matrix {
-        let table = tensor("model.embed_tokens.weight")
+    public func embeddings(of tokens: [Int]) throws(CheckpointError) -> Matrix {
+        let name = "model.embed_tokens.weight"
+        let table = tensor(name)
         let width = configuration.hiddenSize
         let rowBytes = table.sourceBytes.count / configuration.vocabSize
         var rows = Matrix(zeros: tokens.count, width)
@@ -124,12 +188,12 @@ public final class CheckpointWeights: LayerWeightsSource, @unchecked Sendable {
                 }
             }
         }
-        try result.get()
+        try result.mapError { codecFailure($0, name) }.get()
         return rows
     }
 
     /// Decodes block `index`.
-    public func layerWeights(at index: Int) throws(QuantizationError) -> LlamaLayerWeights {
+    public func layerWeights(at index: Int) throws(CheckpointError) -> LlamaLayerWeights {
         let prefix = "model.layers.\(index)."
         return LlamaLayerWeights(
             attentionNorm: try vector(prefix + "input_layernorm.weight"),
@@ -144,7 +208,7 @@ public final class CheckpointWeights: LayerWeightsSource, @unchecked Sendable {
     }
 
     /// Decodes the final norm and the output projection (the embedding matrix when tied).
-    public func headWeights() throws(QuantizationError) -> LlamaHeadWeights {
+    public func headWeights() throws(CheckpointError) -> LlamaHeadWeights {
         LlamaHeadWeights(
             outputNorm: try vector("model.norm.weight"),
             output: try matrix(configuration.tiedEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight"))
@@ -157,17 +221,31 @@ public final class CheckpointWeights: LayerWeightsSource, @unchecked Sendable {
         return tensor
     }
 
-    private func vector(_ name: String) throws(QuantizationError) -> [Float] {
-        try decode(tensor(name))
+    private func vector(_ name: String) throws(CheckpointError) -> [Float] {
+        try decode(name)
     }
 
-    private func matrix(_ name: String) throws(QuantizationError) -> Matrix {
-        let t = tensor(name)
-        return Matrix(rows: t.shape[0], columns: t.shape[1], values: try decode(t))
+    private func matrix(_ name: String) throws(CheckpointError) -> Matrix {
+        let values = try decode(name)
+        let rows = configurationShape(of: name)
+        return Matrix(rows: rows[0], columns: rows[1], values: values)
     }
 
-    /// The tensor as F32 in HF row order.
-    private func decode(_ t: PlannedTensor) throws(QuantizationError) -> [Float] {
+    /// The shape the hyperparameters give tensor `name` (validated against the stored one when opening).
+    private func configurationShape(of name: String) -> [Int] {
+        guard let role = LlamaTensorNames.role(ofHF: name) else { preconditionFailure("\(name) is not a llama tensor") }
+        return LlamaTensorNames.expectedShape(of: role.role, for: hyperparameters)
+    }
+
+    /// Tensor `name` as F32 in HF row order: bitsandbytes-quantized linears through their dequantizer, every
+    /// other tensor through ``GGMLCodec``.
+    private func decode(_ name: String) throws(CheckpointError) -> [Float] {
+        guard let t = tensors[name] else {
+            guard case .bitsAndBytes(_, let quantized) = storage else {
+                preconditionFailure("validated checkpoint lacks \(name)")
+            }
+            return try quantized.dequantized(name)
+        }
         let count = t.shape.reduce(1, *)
         var values = [Float](repeating: 0, count: count)
         let result = values.withUnsafeMutableBufferPointer { out in
@@ -175,7 +253,7 @@ public final class CheckpointWeights: LayerWeightsSource, @unchecked Sendable {
                 try GGMLCodec.dequantize(t.sourceBytes, as: t.sourceType, into: out)
             }
         }
-        try result.get()
+        try result.mapError { codecFailure($0, name) }.get()
         guard let (heads, direction) = t.permutation, let columns = t.shape.last else { return values }
         var permuted = [Float](repeating: 0, count: count)
         values.withUnsafeBytes { source in
@@ -186,5 +264,10 @@ public final class CheckpointWeights: LayerWeightsSource, @unchecked Sendable {
             }
         }
         return permuted
+    }
+
+    /// A codec failure on tensor `name` (ruled out by the checks made when opening) as a checkpoint error.
+    private func codecFailure(_ error: QuantizationError, _ name: String) -> CheckpointError {
+        .invalidQuantizedTensor(path: url.path, tensor: name, reason: error.description)
     }
 }
