@@ -111,7 +111,8 @@ def check_gguf_lora(path, expect_alpha, expect_rank=None, model_config=None):
     assert string("adapter.type") == "lora", f"{path}: adapter.type"
     alpha = reader.fields.get("adapter.lora.alpha")
     assert alpha is not None, f"{path}: adapter.lora.alpha missing"
-    assert alpha.types == [GGUFValueType.FLOAT32], f"{path}: adapter.lora.alpha is {alpha.types}, llama.cpp needs FLOAT32"
+    assert alpha.types == [GGUFValueType.FLOAT32], \
+        f"{path}: adapter.lora.alpha is {alpha.types}, llama.cpp needs FLOAT32"
     stored = alpha.parts[alpha.data[0]][0]
     assert stored == np.float32(expect_alpha), f"{path}: adapter.lora.alpha {stored} != {np.float32(expect_alpha)}"
 
