@@ -128,15 +128,16 @@ struct AdapterWriterTests {
     func ggufMetadata() throws {
         let h = try fixtureHyperparameters("tiny-llama-f16")
         let directory = try TemporaryDirectory()
-        for (rank, alpha, scaling) in [(4, 12.0, LoRAScalingRule.standard), (3, 7.0, .rankStabilized), (5, 0.1, .standard)]
-        {
+        let cases = [(4, 12.0, LoRAScalingRule.standard), (3, 7.0, .rankStabilized), (5, 0.1, .standard)]
+        for (rank, alpha, scaling) in cases {
             let contents = LoRAAdapterContents(
                 factors: randomFactors(h, rank: rank, seed: 2, linears: ["mlp.up_proj"]), rank: rank, alpha: alpha,
                 scaling: scaling)
             let url = directory.path("a-\(rank).gguf")
             try LlamaCppAdapterWriter.write(contents, to: url, for: h)
             let file = try GGUFFile(contentsOf: url)
-            #expect(file.metadata.keys == ["general.architecture", "general.type", "adapter.type", "adapter.lora.alpha"])
+            #expect(
+                file.metadata.keys == ["general.architecture", "general.type", "adapter.type", "adapter.lora.alpha"])
             #expect(file.metadata["general.architecture"] == .string("llama"))
             #expect(file.metadata["general.type"] == .string("adapter"))
             #expect(file.metadata["adapter.type"] == .string("lora"))
@@ -235,8 +236,8 @@ struct AdapterWriterTests {
             ),
             ("shape", .init(factors: wrongShape, rank: 2, alpha: 2), {
                 .shapeMismatch(
-                    path: $0, tensor: "model.layers.0.mlp.down_proj.weight", expected: [h.hiddenSize, h.intermediateSize],
-                    actual: [h.hiddenSize, h.hiddenSize])
+                    path: $0, tensor: "model.layers.0.mlp.down_proj.weight",
+                    expected: [h.hiddenSize, h.intermediateSize], actual: [h.hiddenSize, h.hiddenSize])
             }),
             ("nan", .init(factors: withNaN, rank: 2, alpha: 2), {
                 .nonFiniteValue(

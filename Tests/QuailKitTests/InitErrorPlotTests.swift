@@ -34,7 +34,8 @@ struct InitErrorPlotTests {
         var points: [InitErrorPlot.Point] = []
         for layer in (0..<5).reversed() {
             for kind in Self.kinds {
-                points.append(.init(layer: layer, module: kind, relativeCalibratedError: rng.nextGaussian() * 0.3 + 0.5))
+                let value = rng.nextGaussian() * 0.3 + 0.5
+                points.append(.init(layer: layer, module: kind, relativeCalibratedError: value))
             }
         }
         points.append(.init(layer: 2, module: "q_proj", relativeCalibratedError: 1.7))  // above 1: widens the axis

@@ -59,7 +59,8 @@ public enum LlamaCppAdapterWriter {
         }
     }
 
-    /// The FLOAT32 `adapter.lora.alpha` for which llama.cpp's `alpha / r` (float32) equals ``LoRAAdapterContents/scale``.
+    /// The FLOAT32 `adapter.lora.alpha` for which llama.cpp's `alpha / r` (float32) equals
+    /// ``LoRAAdapterContents/scale``.
     ///
     /// Candidates in order: `lora_alpha` itself (standard rule), the float32 nearest `scale · r`, and its two
     /// neighbours; the first that divides back to `scale` exactly wins, else the nearest one.

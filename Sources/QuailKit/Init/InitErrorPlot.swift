@@ -6,7 +6,8 @@ import Foundation
 /// x is the block index, y the relative calibrated error `‖R·X‖² / ‖E0·X‖²` on `[0, max(1, largest value)]`
 /// (rounded up to a tick); one polyline (with point markers) per module kind, in the order q, k, v, o, gate, up,
 /// down, then any other names alphabetically. NaN, infinite or absurd values and negative block indices are left
-/// out and counted in a note under the chart. No scripts, styles or external resources; the same input always gives the same text.
+/// out and counted in a note under the chart. No scripts, styles or external resources; the same input always
+/// gives the same text.
 public struct InitErrorPlot: Sendable {
     /// One value to plot.
     public struct Point: Sendable, Equatable {
@@ -80,7 +81,8 @@ public struct InitErrorPlot: Sendable {
                 + #"height="\#(Self.fixed(Self.height))" viewBox="0 0 \#(Self.fixed(Self.width)) "#
                 + #"\#(Self.fixed(Self.height))" font-family="sans-serif" font-size="12">"#,
             "<title>\(Self.escaped(title))</title>",
-            #"<rect x="0" y="0" width="\#(Self.fixed(Self.width))" height="\#(Self.fixed(Self.height))" fill="white"/>"#,
+            #"<rect x="0" y="0" width="\#(Self.fixed(Self.width))" height="\#(Self.fixed(Self.height))" "#
+                + #"fill="white"/>"#,
             #"<text x="\#(Self.fixed(Self.width / 2))" y="25" text-anchor="middle" font-size="15">"#
                 + "\(Self.escaped(title))</text>",
         ]
@@ -188,9 +190,10 @@ public struct InitErrorPlot: Sendable {
             case "'": out += "&apos;"
             case "\t", "\n": out.append(character)
             default:
-                if !character.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0xFFFE || $0.value == 0xFFFF }) {
-                    out.append(character)
+                let forbidden = character.unicodeScalars.contains {
+                    $0.value < 0x20 || $0.value == 0xFFFE || $0.value == 0xFFFF
                 }
+                if !forbidden { out.append(character) }
             }
         }
         return out
