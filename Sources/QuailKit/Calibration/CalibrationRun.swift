@@ -75,7 +75,7 @@ public enum CalibrationRun {
 
         let model = LlamaModel(
             configuration: configuration, source: weights, residency: .resident, threads: options.threadCount)
-        let accumulator = GramAccumulator()
+        let accumulator = GramAccumulator(threads: model.threadCount)
         let clock = ContinuousClock()
         let start = clock.now
         for (done, sample) in samples.enumerated() {

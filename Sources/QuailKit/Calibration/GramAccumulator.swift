@@ -50,8 +50,11 @@ public final class GramAccumulator: ActivationObserving {
     public private(set) var tokenCount = 0
     private var firstNonFinite: CalibrationError?
 
-    /// Creates an empty accumulator.
-    public init() {}
+    /// OpenBLAS threads for the rank-k updates (the forward pass runs OpenBLAS single-threaded around them).
+    public let threadCount: Int
+
+    /// Creates an empty accumulator whose updates use `threads` OpenBLAS threads.
+    public init(threads: Int = 1) { threadCount = max(1, threads) }
 
     public func observe(_ input: LinearInput) {
         if let index = input.values.firstIndex(where: { !$0.isFinite }) {
@@ -64,7 +67,10 @@ public final class GramAccumulator: ActivationObserving {
         }
         let key = GramKey(layer: input.layer, group: input.group)
         var h = grams.removeValue(forKey: key) ?? DoubleMatrix(zeros: input.columns, input.columns)
+        let previous = BLAS.threadCount
+        BLAS.setThreadCount(threadCount)
         BLAS.accumulateGram(input.values, rows: input.rows, columns: input.columns, into: &h)
+        BLAS.setThreadCount(previous)
         grams[key] = h
         if key.layer == 0 && key.group == .attentionInput { tokenCount += input.rows }
     }
