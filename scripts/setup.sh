@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Installs everything Quail's build and tests need on a Debian machine with Swift:
-# Debian packages (OpenBLAS, pkg-config) and a Python venv (.venv) with the pinned reference packages.
+# Debian packages (OpenBLAS, pkg-config, libgomp1 for llama.cpp's OpenMP) and a Python venv (.venv) with the pinned reference packages.
 # Idempotent: does nothing when everything is already in place.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-apt_packages=(libopenblas-dev pkg-config python3-venv)
+apt_packages=(libopenblas-dev pkg-config python3-venv libgomp1)
 missing=()
 for pkg in "${apt_packages[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
