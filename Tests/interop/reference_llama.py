@@ -132,9 +132,12 @@ def softmax(x):
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def forward(config, weights, tokens, dtype=np.float64, logit_rows=None):
+def forward(config, weights, tokens, dtype=np.float64, logit_rows=None, observe=None):
     """Returns (hidden_states, final_norm, logits): hidden_states[0] is the embedding output and
-    hidden_states[i] the output of block i-1, each (T, C); logits are (rows, V) for `logit_rows` (all by default)."""
+    hidden_states[i] the output of block i-1, each (T, C); logits are (rows, V) for `logit_rows` (all by default).
+    `observe(layer, group, x)` receives the input matrix (T, in) of each group of linear layers: "attention_input"
+    (q/k/v), "attention_output" (o), "feed_forward_input" (gate/up), "feed_forward_product" (down)."""
+    observe = observe or (lambda layer, group, x: None)
     w = {k: v.astype(dtype) for k, v in weights.items()} if dtype != np.float32 else weights
     c = config
     hd, heads, kv = c["head_dim"], c["num_attention_heads"], c["num_key_value_heads"]
@@ -148,6 +151,7 @@ def forward(config, weights, tokens, dtype=np.float64, logit_rows=None):
     for layer in range(c["num_hidden_layers"]):
         p = f"model.layers.{layer}."
         h = rms_norm(x, w[p + "input_layernorm.weight"], eps)
+        observe(layer, "attention_input", h)
         q = (h @ w[p + "self_attn.q_proj.weight"].T).reshape(T, heads, hd).transpose(1, 0, 2)
         k = (h @ w[p + "self_attn.k_proj.weight"].T).reshape(T, kv, hd).transpose(1, 0, 2)
         v = (h @ w[p + "self_attn.v_proj.weight"].T).reshape(T, kv, hd).transpose(1, 0, 2)
@@ -157,11 +161,15 @@ def forward(config, weights, tokens, dtype=np.float64, logit_rows=None):
         v = np.repeat(v, heads // kv, axis=0)
         # one 2-D product per head (numpy's stacked matmul does not reach BLAS speed)
         attn = np.concatenate([softmax(q[i] @ k[i].T / np.sqrt(hd) + mask) @ v[i] for i in range(heads)], axis=-1)
+        observe(layer, "attention_output", attn)
         x = x + attn @ w[p + "self_attn.o_proj.weight"].T
         h = rms_norm(x, w[p + "post_attention_layernorm.weight"], eps)
+        observe(layer, "feed_forward_input", h)
         gate = h @ w[p + "mlp.gate_proj.weight"].T
         up = h @ w[p + "mlp.up_proj.weight"].T
-        x = x + (gate / (1 + np.exp(-gate)) * up) @ w[p + "mlp.down_proj.weight"].T
+        product = gate / (1 + np.exp(-gate)) * up
+        observe(layer, "feed_forward_product", product)
+        x = x + product @ w[p + "mlp.down_proj.weight"].T
         hidden.append(x.copy())
     final = rms_norm(x, w["model.norm.weight"], eps)
     head = w["model.embed_tokens.weight" if c["tie_word_embeddings"] else "lm_head.weight"]
