@@ -5,7 +5,8 @@ import TensorCore
 
 /// The built-in check of a written adapter: read back as its runtime reads it, every key maps to a base linear of
 /// matching shape, the number of adapted layers is the one requested, and on a seeded probe input each layer's
-/// correction `s·B·A·x` equals the solved one and is non-zero unless the layer fell back to zero-init.
+/// correction `s·B·A·x` equals the solved one and is non-zero unless the layer fell back to zero-init or its base
+/// already equals `W`.
 public enum AdapterCompatibility {
     /// What the check found.
     public struct Outcome: Sendable {
@@ -28,19 +29,21 @@ public enum AdapterCompatibility {
     ///
     /// - Throws: ``InitError/incompatibleAdapter(path:reason:)`` naming the first broken rule; the reader's
     ///   errors for unmapped keys or mismatched shapes (they name the key).
+    /// - Parameter path: the adapter's final path, named in errors (`url` may be a temporary location).
     static func check(
-        adapterAt url: URL, base: CheckpointWeights, solved: [LoRAAdapter.Update], fallbacks: Set<String>
+        adapterAt url: URL, path: String, base: CheckpointWeights, solved: [LoRAAdapter.Update],
+        zeroAllowed: Set<String>
     ) throws -> Outcome {
         let adapter = try LoRAAdapter(contentsOf: url, for: base.hyperparameters)
         guard adapter.updates.count == solved.count else {
             throw InitError.incompatibleAdapter(
-                path: url.path, reason: "\(adapter.updates.count) adapted layers, \(solved.count) requested")
+                path: path, reason: "\(adapter.updates.count) adapted layers, \(solved.count) requested")
         }
         var generator = SplitMix64(seed: 0x5155_4149_4c)
         var largest = 0.0
         for expected in solved {
             guard let found = adapter.updates[expected.weightName] else {
-                throw InitError.incompatibleAdapter(path: url.path, reason: "\(expected.weightName) is not adapted")
+                throw InitError.incompatibleAdapter(path: path, reason: "\(expected.weightName) is not adapted")
             }
             let x = (0..<expected.a.columns).map { _ in Float(generator.nextGaussian()) }
             let fromFile = correction(found, x)
@@ -50,12 +53,12 @@ public enum AdapterCompatibility {
             largest = max(largest, deviation)
             guard deviation <= tolerance else {
                 throw InitError.incompatibleAdapter(
-                    path: url.path,
+                    path: path,
                     reason: "\(expected.weightName): stored correction deviates by \(deviation) from the solved one")
             }
             let module = String(expected.weightName.dropLast(".weight".count))
-            guard reference > 0 || fallbacks.contains(module) else {
-                throw InitError.incompatibleAdapter(path: url.path, reason: "\(module): the correction is zero")
+            guard reference > 0 || zeroAllowed.contains(module) else {
+                throw InitError.incompatibleAdapter(path: path, reason: "\(module): the correction is zero")
             }
         }
         return Outcome(

@@ -43,6 +43,11 @@ public struct BundleVariant: Sendable {
     /// Layers that fell back to zero-init.
     public var fallbacks: [String] { layers.filter(\.fellBackToZero).map(\.module) }
 
+    /// Layers whose correction may be zero: fallbacks and layers with nothing to correct.
+    var zeroCorrectionAllowed: Set<String> {
+        Set(layers.filter { $0.fellBackToZero || $0.nothingToCorrect }.map(\.module))
+    }
+
     /// Mean relative calibrated error over the adapted layers.
     public var meanRelativeCalibratedError: Double {
         layers.isEmpty ? 0 : layers.reduce(0) { $0 + $1.relativeCalibratedError } / Double(layers.count)

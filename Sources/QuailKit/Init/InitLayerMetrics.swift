@@ -13,6 +13,8 @@ public struct InitLayerMetrics: Sendable {
     public let relativeWeightError: Double
     /// The method made the layer worse than zero-init; zero factors were stored.
     public let fellBackToZero: Bool
+    /// `Q = W` on the calibration data (`‖(W − Q)X‖ = 0`): there is nothing to correct.
+    public let nothingToCorrect: Bool
     /// Solver seconds.
     public let seconds: Double
 
@@ -25,6 +27,7 @@ public struct InitLayerMetrics: Sendable {
         relativeCalibratedError = result.errors.relativeCalibrated
         relativeWeightError = result.errors.relativeWeight
         fellBackToZero = result.fellBackToZero
+        nothingToCorrect = result.errors.zeroInitCalibrated == 0 && result.errors.zeroInitWeight == 0
         self.seconds = seconds
     }
 }

@@ -115,8 +115,11 @@ public enum InitPipeline {
                 hyperparameters: bases[index].hyperparameters,
                 to: root.appendingPathComponent(variants[index].adapterPath))
             var outcome = try AdapterCompatibility.check(
-                adapterAt: root.appendingPathComponent(variants[index].adapterPath), base: bases[index],
-                solved: solved.updates[index], fallbacks: Set(variants[index].fallbacks))
+                adapterAt: root.appendingPathComponent(variants[index].adapterPath),
+                path: output.appendingPathComponent(variants[index].adapterPath).path, base: bases[index],
+                solved: solved.updates[index],
+                zeroAllowed: recipe.method == .zero
+                    ? Set(variants[index].layers.map(\.module)) : variants[index].zeroCorrectionAllowed)
             outcome.crossRuntimeRatio = solved.crossRuntimeRatio
             variants[index].compatibility = outcome
             try InitErrorPlot(
