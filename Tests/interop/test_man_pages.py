@@ -5,7 +5,9 @@ import pytest
 
 from conftest import REPO, run_quail
 
-COMMANDS = ["inspect", "convert", "quantize", "tokenize", "eval", "keygen", "sign", "verify"]
+COMMANDS = ["inspect", "convert", "quantize", "tokenize", "eval", "calibrate", "init", "keygen", "sign", "verify"]
+# (command, subcommand): the subcommand's options are documented in the command's page.
+SUBCOMMANDS = [("calibrate", "run"), ("calibrate", "merge")]
 
 
 def help_options(*command):
@@ -22,6 +24,17 @@ def test_man_page_documents_every_help_option(command):
     assert options, "help lists no options"
     missing = {o for o in options if o not in text}
     assert not missing, f"{page.name} lacks {sorted(missing)}"
+
+
+@pytest.mark.parametrize("command,subcommand", SUBCOMMANDS)
+def test_man_page_documents_every_subcommand_option(command, subcommand):
+    page = REPO / "man" / f"quail-{command}.1"
+    text = page.read_text().replace("\\-", "-")
+    assert subcommand in text, f"{page.name} does not mention {subcommand}"
+    options = help_options(command, subcommand)
+    assert options, "help lists no options"
+    missing = {o for o in options if o not in text}
+    assert not missing, f"{page.name} lacks {sorted(missing)} of {command} {subcommand}"
 
 
 def test_top_level_help_lists_every_command():
