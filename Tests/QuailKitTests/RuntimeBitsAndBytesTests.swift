@@ -95,8 +95,9 @@ struct RuntimeBitsAndBytesTests {
                 weightReference += y.values
             }
         }
-        // The logits move by a few times the weights' own relative quantization error (measured ≈ 3×: 4-bit weights
-        // ≈ 0.09–0.13 → logits ≈ 0.26–0.42; LLM.int8 ≈ 0.006 → ≈ 0.018); a wrong row order or scale gives ≈ 1.
+        // The logits move by a few times the weights' own relative quantization error (measured ≈ 3×:
+        // 4-bit weights ≈ 0.09–0.13 → logits ≈ 0.26–0.42; LLM.int8 ≈ 0.006 → ≈ 0.018); a wrong row order or
+        // scale gives ≈ 1.
         let logitError = relativeRMS(zip(logits, reference).map { $0 - $1 }, reference)
         let weightError = relativeRMS(weightDifference, weightReference)
         #expect(weightError > 0 && weightError < (setting.type == "int8" ? 0.01 : 0.15))
