@@ -9,7 +9,8 @@ struct EvalCommand: ParsableCommand {
         commandName: "eval",
         abstract: "Measure a model's perplexity on a text with llama.cpp's llama-perplexity rule.",
         discussion: """
-            MODEL is an HF checkpoint directory or a GGUF file (any type Quail dequantizes). The tokens are split \
+            MODEL is an HF checkpoint directory (float, or pre-quantized by bitsandbytes: nf4, fp4, int8) or a GGUF \
+            file (any type Quail dequantizes). The tokens are split \
             into chunks of --ctx tokens (the tail is dropped); each chunk is evaluated on its own, starting with BOS \
             when the model adds one, and only its second half is scored. --tokens-file takes token ids instead of \
             text; --adapter merges a LoRA adapter (W + s·B·A) into the weights as they are decoded; with \
@@ -17,7 +18,7 @@ struct EvalCommand: ParsableCommand {
             written as .npy files instead (for checking against a reference implementation). See man quail-eval.
             """)
 
-    @Argument(help: "Model (HF directory or GGUF file).", completion: .file())
+    @Argument(help: "Model (HF directory, bitsandbytes HF directory, or GGUF file).", completion: .file())
     var model: String
 
     @Option(help: "Text file to evaluate (UTF-8).", completion: .file())

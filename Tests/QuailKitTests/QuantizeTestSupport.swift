@@ -84,3 +84,23 @@ func runQuantize(
             recipe: QuantizationRecipe(target: target, keepPatterns: keep, typeOverrides: overrides), strict: strict,
             dryRun: dryRun, maxShardByteCount: maxShardByteCount))
 }
+
+/// Rewrites safetensors file `url` in place: a key mapped to bytes gets those bytes (same dtype and shape), a key
+/// mapped to nil is dropped, every other tensor is copied.
+func rewriteShard(_ url: URL, replacing changes: [String: [UInt8]?]) throws {
+    let original = try SafeTensorsFile(contentsOf: url)
+    let kept = original.tensors.filter { changes[$0.name] != .some(nil) }
+    try SafeTensorsWriter.write(
+        to: url, tensors: kept.map { SafeTensorsWriter.Entry(name: $0.name, dtype: $0.dtype, shape: $0.shape) },
+        metadata: original.metadata, overwrite: true
+    ) { entry, stream in
+        if case .some(.some(let bytes)) = changes[entry.name] { return try stream.write(bytes) }
+        guard let info = original[entry.name] else { return }
+        try stream.write(original.bytes(of: info))
+    }
+}
+
+/// The little-endian bytes of float32 values, as safetensors stores F32.
+func littleEndianBytes(_ values: [Float]) -> [UInt8] {
+    values.flatMap { value in withUnsafeBytes(of: value.bitPattern.littleEndian) { Array($0) } }
+}

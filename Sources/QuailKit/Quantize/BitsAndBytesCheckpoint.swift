@@ -186,7 +186,8 @@ public final class BitsAndBytesCheckpoint: @unchecked Sendable {
         guard quantMap.map(\.bitPattern) == type.codebook.map(\.bitPattern) else {
             throw .invalidQuantizedTensor(
                 path: shardPath(of: name + ".quant_map"), tensor: name + ".quant_map",
-                reason: "differs from the \(type.rawValue) table (bitsandbytes' CPU kernel reads it, its GPU kernel does not)")
+                reason:
+                    "differs from the \(type.rawValue) table (bitsandbytes' CPU kernel reads it, its GPU kernel does not)")
         }
         guard double else {
             let values = try storedFloats(name + ".absmax")
@@ -209,7 +210,8 @@ public final class BitsAndBytesCheckpoint: @unchecked Sendable {
             return .nested(try BitsAndBytesNestedAbsmax(codes: codes, nestedAbsmax: nestedAbsmax, offset: offset ?? 0))
         } catch {
             throw .invalidQuantizedTensor(
-                path: shardPath(of: name + ".nested_absmax"), tensor: name + ".nested_absmax", reason: error.description)
+                path: shardPath(of: name + ".nested_absmax"), tensor: name + ".nested_absmax",
+                reason: error.description)
         }
     }
 

@@ -85,7 +85,8 @@ public final class CheckpointWeights: LayerWeightsSource, @unchecked Sendable {
         }
         configuration = LlamaConfiguration(hyperparameters)
         tensors = Dictionary(uniqueKeysWithValues: planned.map { ($0.hfName, $0) })
-        storedTypes = Dictionary((planned.map(\.sourceType.name) + quantizedTypes).map { ($0, 1) }, uniquingKeysWith: +)
+        let typeNames = planned.map(\.sourceType.name) + quantizedTypes
+        storedTypes = Dictionary(typeNames.map { ($0, 1) }, uniquingKeysWith: +)
     }
 
     /// The checkpoint's tokenizer description (`tokenizer.json` + `tokenizer_config.json`, or GGUF
@@ -127,7 +128,9 @@ public final class CheckpointWeights: LayerWeightsSource, @unchecked Sendable {
         try HFCheckpoint.validateTensors(
             names: quantized.tensorNames, hyperparameters: checkpoint.hyperparameters, directory: checkpoint.directory
         ) { name in
-            guard let shape = quantized.shape(of: name), let (file, _) = quantized.weights.locate(name) else { return nil }
+            guard let shape = quantized.shape(of: name), let (file, _) = quantized.weights.locate(name) else {
+                return nil
+            }
             return (file.url.path, shape)
         }
         try quantized.validateStatistics()
