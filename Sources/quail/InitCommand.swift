@@ -2,6 +2,7 @@
 import ArgumentParser
 import Foundation
 import LowRankInit
+import Packaging
 import QuailKit
 
 struct InitCommand: ParsableCommand {
@@ -35,8 +36,8 @@ struct InitCommand: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Double-quantize nf4/fp4 absmax values (QLoRA default).")
     var doubleQuant = true
 
-    @Option(help: "ggml type of the GGUF variant's base.")
-    var ggufQuant = "q4_0"
+    @Option(help: "ggml type of the GGUF variant's base (default q4_0).")
+    var ggufQuant: String?
 
     @Option(help: "Variants to write: peft, gguf or both (default: both, or gguf when --quant is a ggml type).")
     var runtime: BundleRuntime?
@@ -97,15 +98,23 @@ struct InitCommand: ParsableCommand {
         let modelURL = URL(fileURLWithPath: model)
         let first = try QuantizationTarget(
             name: quant, blockSize: blocksize, doubleQuantization: doubleQuant, option: "--quant", path: model)
+        if first.ggmlType != nil, ggufQuant != nil {
+            throw ValidationError("--quant \(quant) is already the GGUF variant's type; drop --gguf-quant")
+        }
         let ggufTarget =
             first.ggmlType != nil
-            ? first : try QuantizationTarget(name: ggufQuant, option: "--gguf-quant", path: model)
+            ? first : try QuantizationTarget(name: ggufQuant ?? "q4_0", option: "--gguf-quant", path: model)
         let recipe = InitRecipe(
             runtime: runtime ?? (first.ggmlType != nil ? .gguf : .both), peftQuantization: first,
             ggufQuantization: ggufTarget, targets: try AdapterTarget.parseList(targets), method: method,
             solver: LowRankInitOptions(
                 rank: rank, damping: damping, steps: steps, loftqIterations: loftqIterations),
             alpha: alpha, scaling: rslora ? .rankStabilized : .standard)
+        // Refuse what would only fail after a long calibration run.
+        if !force, FileManager.default.fileExists(atPath: output) {
+            throw CheckpointError.outputExists(path: output)
+        }
+        if let key { _ = try SigningKey(contentsOf: URL(fileURLWithPath: key)) }
         let statistics: InitPipeline.Statistics
         if let stats {
             statistics = .file(try CalibrationStatisticsFile(contentsOf: URL(fileURLWithPath: stats)))

@@ -112,6 +112,7 @@ public struct CalibrationProvenance: Equatable, Sendable {
             ("model_digest", modelDigest), ("tokenizer_digest", tokenizerDigest), ("data_digest", dataDigest),
             ("samples", "\(sampler.samples)"), ("seq_len", "\(sampler.sequenceLength)"), ("seed", "\(sampler.seed)"),
             ("layers", "\(layers)"), ("shard count", "\(shard.count)"),
+            ("data_files", dataFiles.joined(separator: ", ")), ("field", field ?? "(none)"),
         ]
     }
 }

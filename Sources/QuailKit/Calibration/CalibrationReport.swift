@@ -15,7 +15,7 @@ public struct CalibrationReport: Sendable {
         json = .object([
             ("output", .string(output)), ("shard", .string(p.shard.description)),
             ("samples", .integer(p.sampler.samples)), ("seq_len", .integer(p.sampler.sequenceLength)),
-            ("seed", .integer(Int(truncatingIfNeeded: p.sampler.seed))), ("sequences", .integer(p.sequences)),
+            ("seed", Int(exactly: p.sampler.seed).map { .integer($0) } ?? .string(String(p.sampler.seed))), ("sequences", .integer(p.sequences)),
             ("tokens", .integer(p.tokens)), ("text_tokens", .integer(result.streamTokens)),
             ("tokens_per_dimension", .number(result.tokensPerDimension)), ("model_digest", .string(p.modelDigest)),
             ("tokenizer_digest", .string(p.tokenizerDigest)), ("data_digest", .string(p.dataDigest)),

@@ -17,7 +17,8 @@ public final class CalibrationStatisticsFile: @unchecked Sendable {
     private let tensors: [GramKey: SafeTensorsTensorInfo]
 
     /// Opens and checks a statistics file: its metadata, and exactly the tensors `model.layers.<i>.<group>.gram`
-    /// for every block and group, each a square F64 matrix (the same order for groups that share an input size).
+    /// for every block and group, each a square F64 matrix (orders are checked against a model by
+    /// ``check(configuration:modelDigest:tokenizerDigest:)``).
     ///
     /// - Throws: ``CalibrationError/invalidStatistics(path:reason:)``, or the safetensors reader's error.
     public init(contentsOf url: URL) throws {
@@ -91,7 +92,8 @@ public final class CalibrationStatisticsFile: @unchecked Sendable {
         }
     }
 
-    /// Writes statistics atomically: every Gram matrix of `grams` as F64 in block then group order.
+    /// Writes statistics atomically: every Gram matrix of `grams` as F64 (data in the safetensors writer's name
+    /// order).
     ///
     /// - Throws: ``CalibrationError/invalidStatistics(path:reason:)`` when a block or group is missing, or the
     ///   writer's error; nothing is left at `url` on failure.
@@ -156,7 +158,7 @@ public final class CalibrationStatisticsFile: @unchecked Sendable {
         return provenance
     }
 
-    /// Writes one file whose matrices come from `matrix`, called once per key in block then group order.
+    /// Writes one file whose matrices come from `matrix`, called once per key in the file's data order.
     private static func write(
         dimensions: [GramKey: Int], provenance: CalibrationProvenance, to url: URL, overwrite: Bool,
         matrix: (GramKey) throws -> DoubleMatrix

@@ -7,7 +7,8 @@ public struct InitLayerMetrics: Sendable {
     public let layer: Int
     /// Layer kind.
     public let target: AdapterTarget
-    /// `‖(W − Q − s·B·A)X‖² / ‖(W − Q)X‖²` of what was stored.
+    /// `‖(W − Q − B·A)X‖² / ‖(W − Q)X‖²` of the solved float32 factors (the stored ones are these divided by
+    /// `√s`, exact when `√s` is a power of two).
     public let relativeCalibratedError: Double
     /// `‖W − Q − s·B·A‖² / ‖W − Q‖²`.
     public let relativeWeightError: Double

@@ -55,8 +55,11 @@ public struct InitRecipe: Sendable {
     /// The factor PEFT multiplies `B·A` by.
     public var scale: Double { scaling == .standard ? alpha / Double(solver.rank) : alpha / Double(solver.rank).squareRoot() }
 
-    /// The `adapter.lora.alpha` that makes llama.cpp's `alpha/r` equal ``scale``.
-    public var ggufAlpha: Double { scale * Double(solver.rank) }
+    /// The FLOAT32 `adapter.lora.alpha` written for llama.cpp, whose `alpha/r` equals PEFT's scale.
+    public var storedGGUFAlpha: Float {
+        LlamaCppAdapterWriter.storedAlpha(
+            for: LoRAAdapterContents(factors: [:], rank: solver.rank, alpha: alpha, scaling: scaling))
+    }
 
     /// The quantization of `variant`'s base.
     public func quantization(of variant: BundleRuntime) -> QuantizationTarget {

@@ -34,7 +34,7 @@ public struct InitReport: Sendable {
             ("loftq_iterations", .integer(recipe.solver.loftqIterations)),
         ])
         let variantsJSON: [JSONValue] = variants.map { v in
-            let alpha = v.runtime == .gguf ? recipe.ggufAlpha : recipe.alpha
+            let alpha = v.runtime == .gguf ? Double(recipe.storedGGUFAlpha) : recipe.alpha
             return .object([
                 ("runtime", .string(v.runtime.rawValue)), ("base", .string(v.basePath)),
                 ("adapter", .string(v.adapterPath)), ("plot", .string(v.plotPath)),
