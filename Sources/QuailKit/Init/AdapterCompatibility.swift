@@ -5,7 +5,8 @@ import TensorCore
 
 /// The built-in check of a written adapter: read back as its runtime reads it, every key maps to a base linear of
 /// matching shape, the number of adapted layers is the one requested, and on a seeded probe input each layer's
-/// correction `s·B·A·x` equals the solved one and is non-zero unless the layer fell back to zero-init.
+/// correction `s·B·A·x` equals the solved one and is non-zero unless the layer fell back to zero-init or the
+/// method is `zero`.
 public enum AdapterCompatibility {
     /// What the check found.
     public struct Outcome: Sendable {
@@ -24,12 +25,14 @@ public enum AdapterCompatibility {
     /// The largest probe deviation accepted (the factors are stored in F32 exactly as solved).
     static let tolerance = 1e-5
 
-    /// Reads the adapter at `url` for the base's hyperparameters and compares it with `solved`.
+    /// Reads the adapter at `url` for the base's hyperparameters and compares it with `solved`; zero
+    /// corrections are accepted for the layers in `fallbacks`, and for every layer when `zeroMethod` is set.
     ///
     /// - Throws: ``InitError/incompatibleAdapter(path:reason:)`` naming the first broken rule; the reader's
     ///   errors for unmapped keys or mismatched shapes (they name the key).
     static func check(
-        adapterAt url: URL, base: CheckpointWeights, solved: [LoRAAdapter.Update], fallbacks: Set<String>
+        adapterAt url: URL, base: CheckpointWeights, solved: [LoRAAdapter.Update], fallbacks: Set<String>,
+        zeroMethod: Bool
     ) throws -> Outcome {
         let adapter = try LoRAAdapter(contentsOf: url, for: base.hyperparameters)
         guard adapter.updates.count == solved.count else {
@@ -54,7 +57,7 @@ public enum AdapterCompatibility {
                     reason: "\(expected.weightName): stored correction deviates by \(deviation) from the solved one")
             }
             let module = String(expected.weightName.dropLast(".weight".count))
-            guard reference > 0 || fallbacks.contains(module) else {
+            guard reference > 0 || zeroMethod || fallbacks.contains(module) else {
                 throw InitError.incompatibleAdapter(path: url.path, reason: "\(module): the correction is zero")
             }
         }

@@ -116,7 +116,8 @@ public enum InitPipeline {
                 to: root.appendingPathComponent(variants[index].adapterPath))
             var outcome = try AdapterCompatibility.check(
                 adapterAt: root.appendingPathComponent(variants[index].adapterPath), base: bases[index],
-                solved: solved.updates[index], fallbacks: Set(variants[index].fallbacks))
+                solved: solved.updates[index], fallbacks: Set(variants[index].fallbacks),
+                zeroMethod: recipe.method == .zero)
             outcome.crossRuntimeRatio = solved.crossRuntimeRatio
             variants[index].compatibility = outcome
             try InitErrorPlot(
