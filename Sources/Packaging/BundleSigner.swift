@@ -37,10 +37,12 @@ public enum BundleSigner {
     /// - Parameters:
     ///   - overwrite: replace an existing signature file.
     ///   - workers: files hashed at once (default: one per core).
+    ///   - subjectName: the in-toto subject name (default: the directory's name); set it when signing a directory
+    ///     that is renamed afterwards.
     /// - Throws: ``PackagingError``.
     public static func sign(
         directory: URL, key: SigningKey, signature: URL? = nil, overwrite: Bool = false, workers: Int? = nil,
-        progress: HashingProgress? = nil
+        subjectName: String? = nil, progress: HashingProgress? = nil
     ) throws(PackagingError) -> SigningReport {
         let root = try ContainedDirectory(url: directory)
         let signatureURL = signature ?? directory.appendingPathComponent(defaultSignatureName)
@@ -54,7 +56,8 @@ public enum BundleSigner {
         }
         let (manifest, byteCount) = try BundleManifest.hash(
             root, ignoring: IgnoreList(ignored), workers: workers, progress: progress)
-        let statement = SignatureStatement(subjectName: SignatureLocation.subjectName(of: directory), manifest: manifest)
+        let statement = SignatureStatement(
+            subjectName: subjectName ?? SignatureLocation.subjectName(of: directory), manifest: manifest)
         let payload = statement.encoded()
         let signatureBytes = try key.signature(
             for: DSSE.preAuthenticationEncoding(payloadType: DSSE.inTotoPayloadType, payload: payload))

@@ -151,7 +151,7 @@ public enum InitPipeline {
         try Data(report.json.text(indent: 2).utf8 + [0x0A]).write(to: root.appendingPathComponent("quail.json"))
         if let signingKey {
             let bar = progress("sign")
-            _ = try BundleSigner.sign(directory: root, key: signingKey) { done, total in
+            _ = try BundleSigner.sign(directory: root, key: signingKey, subjectName: output.lastPathComponent) { done, total in
                 bar.update(completed: done, total: total, label: "")
             }
             bar.finish()
