@@ -78,8 +78,8 @@ for method in zero svd quailora exact; do
     gap=$("$py" -c 'import sys; a, n, i = map(float, sys.argv[1:]); print(100 * (n - a) / (n - i))' "$adapted" "$nf4" "$int8")
     printf '%-34s %10.4f %11.1f%% %10.1f\n' "NF4 + $method init" "$adapted" "$gap" "$solve"
 done
-q4=$(field "$work/init-quailora.json" '[v for v in d["variants"] if v["runtime"] == "gguf"][0]["perplexity"]')
-echo "GGUF variant of the bundle (Q4_0 base, llama.cpp LoRA): $q4"
+field "$work/init-quailora.json" '"GGUF variant of the bundle (Q4_0 base + llama.cpp LoRA, quailora): Q %.4f, Q + AB^T %.4f" % tuple([v for v in d["variants"] if v["runtime"] == "gguf"][0]["perplexity"][k] for k in ("base", "adapted"))'
+
 echo "step times (s): convert ${seconds[convert]}, calibrate ${seconds[calibrate]}, init zero ${seconds[init_zero]}," \
     "svd ${seconds[init_svd]}, exact ${seconds[init_exact]}, quailora (both runtimes, signed) ${seconds[init_quailora]}"
 echo "(init times include quantizing the base, solving, writing, checking and four evaluations; 'time s' above is" \
