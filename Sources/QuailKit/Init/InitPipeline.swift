@@ -114,9 +114,11 @@ public enum InitPipeline {
                 solved.updates[index], runtime: variants[index].runtime, recipe: recipe,
                 hyperparameters: bases[index].hyperparameters,
                 to: root.appendingPathComponent(variants[index].adapterPath))
+            // zero-init corrections are zero by design; otherwise only fallbacks may be
+            let zeroModules = recipe.method == .zero ? variants[index].layers.map(\.module) : variants[index].fallbacks
             var outcome = try AdapterCompatibility.check(
                 adapterAt: root.appendingPathComponent(variants[index].adapterPath), base: bases[index],
-                solved: solved.updates[index], fallbacks: Set(variants[index].fallbacks))
+                solved: solved.updates[index], fallbacks: Set(zeroModules))
             outcome.crossRuntimeRatio = solved.crossRuntimeRatio
             variants[index].compatibility = outcome
             try InitErrorPlot(
