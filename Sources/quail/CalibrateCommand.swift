@@ -56,6 +56,18 @@ struct CalibrationOptions: ParsableArguments {
     }
 }
 
+/// Where `calibrate` and `calibrate merge` write, and how they report.
+struct StatisticsDestination: ParsableArguments {
+    @Option(name: [.customShort("o"), .long], help: "Statistics file to write (safetensors).", completion: .file())
+    var output: String
+
+    @Flag(help: "Replace an existing output file.")
+    var force = false
+
+    @Flag(help: "Print the report as JSON.")
+    var json = false
+}
+
 struct CalibrateRunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
@@ -69,14 +81,7 @@ struct CalibrateRunCommand: ParsableCommand {
     @Option(help: "Run only shard i of N (1-based) of the samples.")
     var shard: String?
 
-    @Option(name: [.customShort("o"), .long], help: "Statistics file to write (safetensors).", completion: .file())
-    var output: String
-
-    @Flag(help: "Replace an existing output file.")
-    var force = false
-
-    @Flag(help: "Print the report as JSON.")
-    var json = false
+    @OptionGroup var destination: StatisticsDestination
 
     func validate() throws {
         guard !calibration.files.isEmpty else { throw ValidationError("pass at least one --calib FILE") }
@@ -91,9 +96,10 @@ struct CalibrateRunCommand: ParsableCommand {
         let result = try CalibrationRun.run(
             weights, data: data, options: options, progress: TerminalProgress(label: "calibrate"))
         try CalibrationStatisticsFile.write(
-            grams: result.grams, provenance: result.provenance, to: URL(fileURLWithPath: output), overwrite: force)
-        let report = CalibrationReport(result: result, output: output)
-        print(json ? report.json.text(indent: 2) : report.text)
+            grams: result.grams, provenance: result.provenance, to: URL(fileURLWithPath: destination.output),
+            overwrite: destination.force)
+        let report = CalibrationReport(result: result, output: destination.output)
+        print(destination.json ? report.json.text(indent: 2) : report.text)
     }
 }
 
@@ -105,14 +111,7 @@ struct CalibrateMergeCommand: ParsableCommand {
     @Argument(help: "Partial statistics files (every shard 1…N once).", completion: .file())
     var parts: [String]
 
-    @Option(name: [.customShort("o"), .long], help: "Statistics file to write.", completion: .file())
-    var output: String
-
-    @Flag(help: "Replace an existing output file.")
-    var force = false
-
-    @Flag(help: "Print the report as JSON.")
-    var json = false
+    @OptionGroup var destination: StatisticsDestination
 
     func validate() throws {
         guard !parts.isEmpty else { throw ValidationError("pass the partial statistics files") }
@@ -120,15 +119,18 @@ struct CalibrateMergeCommand: ParsableCommand {
 
     func run() throws {
         let files = try parts.map { try CalibrationStatisticsFile(contentsOf: URL(fileURLWithPath: $0)) }
-        let provenance = try CalibrationStatisticsFile.merge(files, to: URL(fileURLWithPath: output), overwrite: force)
-        if json {
+        let provenance = try CalibrationStatisticsFile.merge(
+            files, to: URL(fileURLWithPath: destination.output), overwrite: destination.force)
+        if destination.json {
             let report: JSONValue = .object([
-                ("output", .string(output)), ("parts", .integer(parts.count)),
+                ("output", .string(destination.output)), ("parts", .integer(parts.count)),
                 ("sequences", .integer(provenance.sequences)), ("tokens", .integer(provenance.tokens)),
             ])
             print(report.text(indent: 2))
         } else {
-            print("merged \(parts.count) shards: \(provenance.sequences) sequences, \(provenance.tokens) tokens -> \(output)")
+            print(
+                "merged \(parts.count) shards: \(provenance.sequences) sequences, \(provenance.tokens) tokens -> "
+                    + destination.output)
         }
     }
 }

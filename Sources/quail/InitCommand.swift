@@ -8,7 +8,8 @@ import QuailKit
 struct InitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "init",
-        abstract: "Quantize a model and initialise LoRA adapters against the quantization error (QuAILoRA); write a bundle.",
+        abstract:
+            "Quantize a model and initialise LoRA adapters against the quantization error (QuAILoRA); write a bundle.",
         discussion: """
             Calibrates MODEL on --calib text (or loads --stats from `quail calibrate`), quantizes it for each \
             runtime (--runtime peft: bitsandbytes --quant base + PEFT adapter; gguf: --gguf-quant GGUF base + \
@@ -75,7 +76,8 @@ struct InitCommand: ParsableCommand {
     @Option(help: "Evaluate at most this many chunks.")
     var evalChunks: Int?
 
-    @Option(help: "Sign the bundle with this private key (PEM, ECDSA) before it is moved into place.", completion: .file())
+    @Option(
+        help: "Sign the bundle with this private key (PEM, ECDSA) before it is moved into place.", completion: .file())
     var key: String?
 
     @Option(name: [.customShort("o"), .long], help: "Bundle directory to write.", completion: .directory)

@@ -142,9 +142,9 @@ struct InitRecipeTests {
     @Test("the PEFT scale is α/r (α/√r with rsLoRA) and the GGUF alpha makes llama.cpp's α/r equal to it")
     func scales() {
         var r = recipe(rank: 4, alpha: 8)
-        #expect(r.scale == 2 && r.ggufAlpha == 8)
+        #expect(r.scale == 2 && r.storedGGUFAlpha == 8)
         r.scaling = .rankStabilized
-        #expect(r.scale == 4 && r.ggufAlpha == 16)
+        #expect(r.scale == 4 && r.storedGGUFAlpha == 16)
     }
 }
 

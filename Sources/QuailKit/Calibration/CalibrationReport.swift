@@ -15,17 +15,20 @@ public struct CalibrationReport: Sendable {
         json = .object([
             ("output", .string(output)), ("shard", .string(p.shard.description)),
             ("samples", .integer(p.sampler.samples)), ("seq_len", .integer(p.sampler.sequenceLength)),
-            ("seed", Int(exactly: p.sampler.seed).map { .integer($0) } ?? .string(String(p.sampler.seed))), ("sequences", .integer(p.sequences)),
+            ("seed", Int(exactly: p.sampler.seed).map { .integer($0) } ?? .string(String(p.sampler.seed))),
+            ("sequences", .integer(p.sequences)),
             ("tokens", .integer(p.tokens)), ("text_tokens", .integer(result.streamTokens)),
             ("tokens_per_dimension", .number(result.tokensPerDimension)), ("model_digest", .string(p.modelDigest)),
             ("tokenizer_digest", .string(p.tokenizerDigest)), ("data_digest", .string(p.dataDigest)),
             ("seconds", .number(result.seconds)), ("tokens_per_second", .number(rate)),
         ])
+        let seconds = String(format: "%.1f", result.seconds)
+        let perDimension = String(format: "%.2f", result.tokensPerDimension)
         text = """
-            calibration: \(p.sequences) of \(p.sampler.samples) sequences (shard \(p.shard)) × \(p.sampler.sequenceLength) \
-            tokens from \(result.streamTokens) text tokens, seed \(p.sampler.seed)
-            tokens per Gram dimension (whole run): \(String(format: "%.2f", result.tokensPerDimension))
-            \(p.tokens) tokens in \(String(format: "%.1f", result.seconds)) s (\(String(format: "%.0f", rate)) tokens/s) -> \(output)
+            calibration: \(p.sequences) of \(p.sampler.samples) sequences (shard \(p.shard)) × \
+            \(p.sampler.sequenceLength) tokens from \(result.streamTokens) text tokens, seed \(p.sampler.seed)
+            tokens per Gram dimension (whole run): \(perDimension)
+            \(p.tokens) tokens in \(seconds) s (\(String(format: "%.0f", rate)) tokens/s) -> \(output)
             """
     }
 }

@@ -24,7 +24,9 @@ public final class CalibrationStatisticsFile: @unchecked Sendable {
     public init(contentsOf url: URL) throws {
         let file = try SafeTensorsFile(contentsOf: url)
         let provenance = try CalibrationProvenance(metadata: file.metadata, path: url.path)
-        let keys = (0..<provenance.layers).flatMap { layer in LinearGroup.allCases.map { GramKey(layer: layer, group: $0) } }
+        let keys = (0..<provenance.layers).flatMap { layer in
+            LinearGroup.allCases.map { GramKey(layer: layer, group: $0) }
+        }
         var tensors: [GramKey: SafeTensorsTensorInfo] = [:]
         for key in keys {
             guard let info = file[key.tensorName] else {
@@ -33,7 +35,9 @@ public final class CalibrationStatisticsFile: @unchecked Sendable {
             guard info.dtype == .f64, info.shape.count == 2, info.shape[0] == info.shape[1], info.shape[0] > 0 else {
                 throw CalibrationError.invalidStatistics(
                     path: url.path,
-                    reason: "tensor \(key.tensorName) is \(info.dtype.rawValue) \(info.shape), expected a square F64 matrix")
+                    reason:
+                        "tensor \(key.tensorName) is \(info.dtype.rawValue) \(info.shape), expected a square F64 matrix"
+                )
             }
             tensors[key] = info
         }
@@ -118,7 +122,9 @@ public final class CalibrationStatisticsFile: @unchecked Sendable {
     public static func merge(
         _ parts: [CalibrationStatisticsFile], to url: URL, overwrite: Bool = false
     ) throws -> CalibrationProvenance {
-        guard let first = parts.first else { throw CalibrationError.incompleteShards(count: 0, missing: [], duplicated: []) }
+        guard let first = parts.first else {
+            throw CalibrationError.incompleteShards(count: 0, missing: [], duplicated: [])
+        }
         for part in parts.dropFirst() {
             for ((name, expected), (_, actual)) in zip(first.provenance.runIdentity, part.provenance.runIdentity)
             where expected != actual {
@@ -146,7 +152,9 @@ public final class CalibrationStatisticsFile: @unchecked Sendable {
                     expected: "\(first.tensors[key]?.shape ?? [])", actual: "\(info.shape)")
             }
         }
-        try write(dimensions: first.tensors.mapValues { $0.shape[0] }, provenance: provenance, to: url, overwrite: overwrite) {
+        try write(
+            dimensions: first.tensors.mapValues { $0.shape[0] }, provenance: provenance, to: url, overwrite: overwrite
+        ) {
             key in
             var sum = ordered[0].gram(key)
             for part in ordered.dropFirst() {
@@ -163,7 +171,9 @@ public final class CalibrationStatisticsFile: @unchecked Sendable {
         dimensions: [GramKey: Int], provenance: CalibrationProvenance, to url: URL, overwrite: Bool,
         matrix: (GramKey) throws -> DoubleMatrix
     ) throws {
-        let keys = (0..<provenance.layers).flatMap { layer in LinearGroup.allCases.map { GramKey(layer: layer, group: $0) } }
+        let keys = (0..<provenance.layers).flatMap { layer in
+            LinearGroup.allCases.map { GramKey(layer: layer, group: $0) }
+        }
         let entries = try keys.map { key in
             guard let n = dimensions[key] else {
                 throw CalibrationError.invalidStatistics(path: url.path, reason: "no Gram matrix for \(key.tensorName)")

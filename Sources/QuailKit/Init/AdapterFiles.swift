@@ -10,11 +10,13 @@ enum AdapterFiles {
         hyperparameters: LlamaHyperparameters, to url: URL
     ) throws {
         let contents = LoRAAdapterContents(
-            factors: Dictionary(uniqueKeysWithValues: updates.map { ($0.weightName, LowRankFactors(a: $0.a, b: $0.b)) }),
+            factors: Dictionary(
+                uniqueKeysWithValues: updates.map { ($0.weightName, LowRankFactors(a: $0.a, b: $0.b)) }),
             rank: recipe.solver.rank, alpha: recipe.alpha, scaling: recipe.scaling)
         switch runtime {
         case .gguf:
-            try LlamaCppAdapterWriter.write(contents, to: url, for: hyperparameters, name: "quail \(recipe.method.rawValue)")
+            try LlamaCppAdapterWriter.write(
+                contents, to: url, for: hyperparameters, name: "quail \(recipe.method.rawValue)")
         default:
             try PEFTAdapterWriter.write(contents, to: url, for: hyperparameters, baseModel: nil)
         }

@@ -47,7 +47,8 @@ public enum InitPipeline {
         public var overwrite: Bool
 
         /// Creates options.
-        public init(recipe: InitRecipe, evaluation: Evaluation? = nil, signingKey: URL? = nil, overwrite: Bool = false) {
+        public init(recipe: InitRecipe, evaluation: Evaluation? = nil, signingKey: URL? = nil, overwrite: Bool = false)
+        {
             self.recipe = recipe
             self.evaluation = evaluation
             self.signingKey = signingKey
@@ -125,7 +126,9 @@ public enum InitPipeline {
             try InitErrorPlot(
                 title: "\(recipe.method.rawValue) on \(variants[index].quantization): relative calibrated error",
                 points: variants[index].layers.map {
-                    .init(layer: $0.layer, module: $0.target.rawValue, relativeCalibratedError: $0.relativeCalibratedError)
+                    .init(
+                        layer: $0.layer, module: $0.target.rawValue, relativeCalibratedError: $0.relativeCalibratedError
+                    )
                 }
             ).svg().write(to: root.appendingPathComponent(variants[index].plotPath), atomically: false, encoding: .utf8)
         }
@@ -151,7 +154,8 @@ public enum InitPipeline {
         try Data(report.json.text(indent: 2).utf8 + [0x0A]).write(to: root.appendingPathComponent("quail.json"))
         if let signingKey {
             let bar = progress("sign")
-            _ = try BundleSigner.sign(directory: root, key: signingKey, subjectName: output.lastPathComponent) { done, total in
+            _ = try BundleSigner.sign(directory: root, key: signingKey, subjectName: output.lastPathComponent) {
+                done, total in
                 bar.update(completed: done, total: total, label: "")
             }
             bar.finish()

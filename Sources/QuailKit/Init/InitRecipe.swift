@@ -53,7 +53,9 @@ public struct InitRecipe: Sendable {
     }
 
     /// The factor PEFT multiplies `B·A` by.
-    public var scale: Double { scaling == .standard ? alpha / Double(solver.rank) : alpha / Double(solver.rank).squareRoot() }
+    public var scale: Double {
+        scaling == .standard ? alpha / Double(solver.rank) : alpha / Double(solver.rank).squareRoot()
+    }
 
     /// The FLOAT32 `adapter.lora.alpha` written for llama.cpp, whose `alpha/r` equals PEFT's scale.
     public var storedGGUFAlpha: Float {

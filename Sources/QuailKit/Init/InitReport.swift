@@ -131,12 +131,14 @@ public struct InitReport: Sendable {
             lines.append("")
             lines.append("relative calibrated error per layer (\(v.runtime.rawValue), \(v.quantization))")
             let targets = recipe.targets
-            lines.append("block " + targets.map { $0.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0) }.joined())
+            lines.append(
+                "block " + targets.map { $0.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0) }.joined())
             let byLayer = Dictionary(grouping: v.layers, by: \.layer)
             for layer in byLayer.keys.sorted() {
                 let row = targets.map { target in
                     let m = byLayer[layer]?.first { $0.target == target }
-                    return (m.map { String(format: "%.4f", $0.relativeCalibratedError) + ($0.fellBackToZero ? "*" : " ") }
+                    return
+                        (m.map { String(format: "%.4f", $0.relativeCalibratedError) + ($0.fellBackToZero ? "*" : " ") }
                         ?? "-").padding(toLength: 8, withPad: " ", startingAt: 0)
                 }
                 lines.append(String(layer).padding(toLength: 6, withPad: " ", startingAt: 0) + row.joined())
