@@ -4,6 +4,9 @@
   data buffer) so BF16 tensors, which numpy cannot hold, can be compared byte for byte.
 - permute_qk: llama.cpp's `LlamaModel.permute` (conversion/llama.py): per head, rows (2, hd/2) -> (hd/2, 2).
 - bf16_bits: float32 -> bfloat16 round to nearest even with NaN quieting (ggml_compute_fp32_to_bf16).
+- as_float32: F32/F16/BF16 tensor bytes widened to float32 (exact).
+- converter_type: the GGUF type llama.cpp's converter writes for a tensor (convert_hf_to_gguf.py,
+  `ModelBase.prepare_tensors`: tensors with at most one dimension, and `*_norm.weight`, are F32).
 """
 import json
 import struct
@@ -59,3 +62,17 @@ NUMPY_DTYPES = {"F32": np.float32, "F16": np.float16, "BF16": np.uint16, "F64": 
 def as_array(dtype, shape, raw):
     """A numpy view of raw tensor bytes (BF16 as uint16 bit patterns)."""
     return np.frombuffer(raw, dtype=NUMPY_DTYPES[dtype]).reshape(shape)
+
+
+def as_float32(dtype, shape, raw):
+    """Raw F32/F16/BF16 tensor bytes as float32 values (every value kept exactly)."""
+    values = as_array(dtype, shape, raw)
+    if dtype == "BF16":
+        return (values.astype(np.uint32) << 16).view(np.float32)
+    return values.astype(np.float32)
+
+
+def converter_type(gguf_name, shape, stored):
+    """The GGUF type name llama.cpp's converter picks for a tensor stored (or requested) as `stored`: F32 for
+    tensors of at most one dimension and for norm weights, otherwise `stored`."""
+    return "F32" if len(shape) <= 1 or gguf_name.endswith("_norm.weight") else stored

@@ -8,7 +8,7 @@ from safetensors import safe_open
 from tokenizers import Tokenizer
 
 from conftest import FIXTURES, quail_json, run_quail
-from reference import as_array, permute_qk, read_checkpoint_raw
+from reference import as_array, as_float32, converter_type, permute_qk, read_checkpoint_raw
 
 MODELS = ["tiny-llama", "tiny-llama-untied", "tiny-llama-f16"]
 
@@ -38,10 +38,11 @@ def field_value(field):
 
 
 @pytest.mark.parametrize("model", MODELS)
-def test_hf_to_gguf_is_read_by_gguf_py(model, tmp_path):
+@pytest.mark.parametrize("dtype", [None, "f32", "f16", "bf16"])
+def test_hf_to_gguf_is_read_by_gguf_py(model, dtype, tmp_path):
     src = FIXTURES / model
     out = tmp_path / "model.gguf"
-    run_quail("convert", src, out)
+    report = quail_json("convert", src, out, *(["--dtype", dtype] if dtype else []))
     config = json.loads((src / "config.json").read_text())
     reader = gguf.GGUFReader(out)
 
@@ -68,17 +69,29 @@ def test_hf_to_gguf_is_read_by_gguf_py(model, tmp_path):
     hf = read_checkpoint_raw(src)
     gguf_tensors = {t.name: t for t in reader.tensors}
     assert len(gguf_tensors) == len(hf)
-    for name, (dtype, shape, raw) in hf.items():
+    casts = {c["tensor"]: c for c in report["casts"]}
+    for name, (stored, shape, raw) in hf.items():
         target = name_map.get_name(name, try_suffixes=(".weight", ".bias"))
         tensor = gguf_tensors[target]
         assert list(tensor.shape) == shape[::-1], name
-        assert tensor.tensor_type.name == dtype, name
-        expected = as_array(dtype, shape, raw)
+        # The type llama.cpp's converter writes: 1-D (norm) tensors F32 whatever --dtype says.
+        expected_type = converter_type(target, shape, dtype.upper() if dtype else stored)
+        assert tensor.tensor_type.name == expected_type, name
+        if expected_type == stored:
+            assert name not in casts, name
+            expected = as_array(stored, shape, raw)
+        else:
+            assert (casts[name]["from"], casts[name]["to"]) == (stored, expected_type), name
+            assert casts[name]["lossless"] == (expected_type == "F32"), name
+            if expected_type != "F32":
+                continue  # narrowing casts are checked in test_dtype_cast_is_reported_and_exact
+            expected = as_float32(stored, shape, raw)
         if "q_proj" in name:
             expected = permute_qk(expected, config["num_attention_heads"])
         elif "k_proj" in name:
             expected = permute_qk(expected, config["num_key_value_heads"])
         assert tensor.data.tobytes() == np.ascontiguousarray(expected).tobytes(), name
+    assert set(casts) <= set(hf)
 
 
 @pytest.mark.parametrize("model", MODELS)
@@ -88,11 +101,14 @@ def test_round_trips_are_bit_identical(model, tmp_path):
     run_quail("convert", tmp_path / "a.gguf", tmp_path / "hf")
     run_quail("convert", tmp_path / "hf", tmp_path / "b.gguf")
     run_quail("convert", tmp_path / "a.gguf", tmp_path / "copy.gguf")
-    # HF -> GGUF -> HF: the same tensor bytes, dtypes and shapes.
+    # HF -> GGUF -> HF: the same tensor bytes, dtypes and shapes (the fixtures store their norms in the model
+    # dtype, which the GGUF widens to F32 and the HF side narrows back because every value fits).
     original, back = read_checkpoint_raw(src), read_checkpoint_raw(tmp_path / "hf")
     assert original.keys() == back.keys()
     for name in original:
         assert original[name] == back[name], name
+    assert not (tmp_path / "hf" / "gguf-metadata.json").exists()
+    assert all(t.tensor_type.name == "F32" for t in gguf.GGUFReader(tmp_path / "a.gguf").tensors if len(t.shape) == 1)
     # GGUF -> HF -> GGUF and GGUF -> GGUF: the same GGUF bytes.
     assert (tmp_path / "a.gguf").read_bytes() == (tmp_path / "b.gguf").read_bytes()
     assert (tmp_path / "a.gguf").read_bytes() == (tmp_path / "copy.gguf").read_bytes()
@@ -146,4 +162,50 @@ def test_dtype_cast_is_reported_and_exact(tmp_path):
     expected = (as_array(dtype, shape, raw).astype(np.uint32) << 16).view(np.float32)
     assert np.array_equal(tensor.data, expected)
     plain = quail_json("convert", src, tmp_path / "same.gguf")
-    assert plain["casts"] == []
+    vectors = sorted(name for name, (_, shape, _) in hf.items() if len(shape) == 1)
+    assert len(vectors) == 5
+    assert sorted(c["tensor"] for c in plain["casts"]) == vectors  # only the norms, widened as llama.cpp does
+    assert all((c["from"], c["to"], c["lossless"]) == ("BF16", "F32", True) for c in plain["casts"])
+
+
+def test_gguf_from_llama_cpp_style_bf16_gets_model_dtype_norms(tmp_path):
+    """A GGUF laid out like llama.cpp's converter writes a BF16 model (BF16 matrices, F32 norms), built by gguf-py:
+    the HF side stores the norms as BF16 again when every value fits (and as F32 when one does not), and converting
+    back gives the same GGUF bytes."""
+    src = FIXTURES / "tiny-llama"
+    run_quail("convert", src, tmp_path / "quail.gguf")
+    reader = gguf.GGUFReader(tmp_path / "quail.gguf")
+    for odd in (False, True):
+        path = tmp_path / f"py-{odd}.gguf"
+        writer = gguf.GGUFWriter(path, "llama")
+        for field in reader.fields.values():
+            if field.name.startswith("GGUF.") or field.name == "general.architecture":
+                continue
+            value_type = field.types[0]
+            sub = field.types[-1] if value_type == gguf.GGUFValueType.ARRAY else None
+            writer.add_key_value(field.name, field_value(field), value_type, sub_type=sub)
+        for tensor in reader.tensors:
+            data = np.array(tensor.data)
+            if odd and tensor.name == "output_norm.weight":
+                data[0] = np.float32(1 + 2.0 ** -20)  # not a BF16 value
+            writer.add_tensor(tensor.name, data, raw_dtype=tensor.tensor_type)
+        writer.write_header_to_file()
+        writer.write_kv_data_to_file()
+        writer.write_tensors_to_file()
+        writer.close()
+
+        hf = tmp_path / f"hf-{odd}"
+        report = quail_json("convert", path, hf)
+        back = read_checkpoint_raw(hf)
+        original = read_checkpoint_raw(src)
+        narrowed = {c["tensor"] for c in report["casts"]}
+        assert all((c["from"], c["to"], c["lossless"]) == ("F32", "BF16", True) for c in report["casts"])
+        if odd:
+            assert back["model.norm.weight"][0] == "F32"
+            assert as_float32(*back["model.norm.weight"])[0] == np.float32(1 + 2.0 ** -20)
+            assert len(narrowed) == 4 and "model.norm.weight" not in narrowed
+        else:
+            assert back == original
+            assert len(narrowed) == 5
+        run_quail("convert", hf, tmp_path / f"back-{odd}.gguf")
+        assert (tmp_path / f"back-{odd}.gguf").read_bytes() == path.read_bytes()

@@ -6,7 +6,7 @@ import pytest
 from tokenizers import Tokenizer
 
 from conftest import quail_json, run_quail
-from reference import as_array, bf16_bits, permute_qk, read_checkpoint_raw
+from reference import as_array, as_float32, bf16_bits, permute_qk, read_checkpoint_raw
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +72,26 @@ def test_float_forms_round_trip(dtype, smollm2_gguf, reader, f32_model, tmp_path
     if dtype == "bf16":
         f32 = {t.name: t for t in gguf.GGUFReader(f32_model[0]).tensors}["blk.3.attn_k.weight"].data
         assert bf16_bits(f32).tobytes() == ggufs["blk.3.attn_k.weight"].data.tobytes()
+
+    # 1-D tensors (norms) are F32 in every GGUF form, as llama.cpp's converter writes them; the HF side stores each
+    # in the model dtype when every value survives it, else F32.
+    vectors = {name: t for name, t in ggufs.items() if len(t.shape) == 1}
+    assert len(vectors) == 61 and all(t.tensor_type.name == "F32" for t in vectors.values())
+    name_map = gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, 30)
+    narrowed = 0
+    for hf_name, (stored, shape, raw) in hf.items():
+        if len(shape) != 1:
+            continue
+        values = vectors[name_map.get_name(hf_name, try_suffixes=(".weight",))].data
+        if dtype == "bf16":
+            fits = np.array_equal((bf16_bits(values).astype(np.uint32) << 16).view(np.float32), values)
+        else:
+            fits = np.array_equal(values.astype(np.float16 if dtype == "f16" else np.float32).astype(np.float32), values)
+        assert stored == (dtype.upper() if fits else "F32"), hf_name
+        assert np.array_equal(as_float32(stored, shape, raw), values), hf_name
+        narrowed += stored != "F32"
+    if dtype == "bf16":
+        assert narrowed == 61  # SmolLM2 was trained in BF16: every norm fits
 
     tokenizer = Tokenizer.from_file(str(tmp_path / "hf" / "tokenizer.json"))
     text = "Quail converts 12345 checkpoints, doesn't it?  Ça va — 東京!"

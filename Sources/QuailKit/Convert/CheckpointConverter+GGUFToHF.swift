@@ -13,14 +13,15 @@ extension CheckpointConverter {
         let hparams = try LlamaHyperparameters(
             metadata: file.metadata, hasOutputTensor: file["output.weight"] != nil, path: path)
         let tokenizer = try BPETokenizerMetadata(metadata: file.metadata, path: path)
-        let plan = try ggufPlan(file, hparams: hparams, options: options, direction: .ggufToHF)
+        let plan = vectorsInModelType(try ggufPlan(file, hparams: hparams, options: options, direction: .ggufToHF))
         let quantized = plan.filter { TensorEncoding.dtype(for: $0.outputType) == nil }
         guard quantized.isEmpty else {
             throw CheckpointError.needsDType(
                 path: path, tensors: quantized.map(\.hfName),
                 reason: "safetensors cannot hold ggml block types losslessly")
         }
-        let sideFiles = try hfSideFiles(for: file, hparams: hparams, tokenizer: tokenizer, plan: plan)
+        let sideFiles = try hfSideFiles(
+            for: file, hparams: hparams, tokenizer: tokenizer, plan: plan, lossless: options.dtype == nil)
         let output = try AtomicOutput(destination: destination, isDirectory: true, overwrite: options.overwrite)
         let directory = output.temporaryURL
         for (name, json) in sideFiles.files { try writeJSON(json, to: directory.appendingPathComponent(name)) }
@@ -49,9 +50,12 @@ extension CheckpointConverter {
 
     /// The JSON side files of an HF directory written from `file` with tensors `plan`, config.json first:
     /// config.json, generation_config.json, tokenizer.json, tokenizer_config.json and, when the HF files
-    /// cannot say everything the GGUF metadata says, the ``GGUFSidecar``.
+    /// cannot say everything the GGUF metadata says, the ``GGUFSidecar``. When `lossless` (no dtype asked),
+    /// the sidecar also keeps the type of 1-D tensors that HF → GGUF would not write back as they were
+    /// (anything but F32).
     static func hfSideFiles(
-        for file: GGUFFile, hparams: LlamaHyperparameters, tokenizer: BPETokenizerMetadata, plan: [PlannedTensor]
+        for file: GGUFFile, hparams: LlamaHyperparameters, tokenizer: BPETokenizerMetadata, plan: [PlannedTensor],
+        lossless: Bool
     ) throws -> HFSideFiles {
         let path = file.url.path
         let config = hparams.configJSON(torchDType: torchDTypeName(of: plan))
@@ -65,7 +69,8 @@ extension CheckpointConverter {
         let derived = derivedMetadata(hparams: rederivedHParams, tokenizer: rederivedTokenizer, plan: plan)
         let sidecar = GGUFSidecar.residual(
             original: file.metadata, derived: derived, originalTensorOrder: plan.map(\.hfName),
-            naturalTensorOrder: LlamaTensorNames.naturallySorted(plan.map(\.hfName)))
+            naturalTensorOrder: LlamaTensorNames.naturallySorted(plan.map(\.hfName)),
+            tensorTypes: lossless ? plan.filter { $0.shape.count < 2 && $0.sourceType != .f32 }.map { ($0.hfName, $0.sourceType) } : [])
         var files: [(name: String, json: JSONValue)] = [
             ("config.json", config), ("generation_config.json", generationConfig(hparams)),
             ("tokenizer.json", tokenizerJSON), ("tokenizer_config.json", tokenizerConfig),
@@ -88,7 +93,21 @@ extension CheckpointConverter {
         }
     }
 
-    /// Plans every tensor of a GGUF llama file, checking names and shapes against the hyperparameters.
+    /// The plan with each 1-D tensor written in the model's 2-D type (F16 or BF16) when its values survive that
+    /// type bit for bit: transformers checkpoints store norm weights in the model dtype, and GGUF files hold
+    /// them as F32 (llama.cpp's converter widens them), so this restores the HF checkpoint's type.
+    static func vectorsInModelType(_ plan: [PlannedTensor]) -> [PlannedTensor] {
+        guard let model = dominantMatrixType(of: plan), model == .f16 || model == .bf16 else { return plan }
+        return plan.map { tensor in
+            guard tensor.shape.count < 2, tensor.outputType != model, tensor.survivesRoundTrip(through: model) else {
+                return tensor
+            }
+            return tensor.retyped(model, valuesCheckedExact: true)
+        }
+    }
+
+    /// Plans every tensor of a GGUF llama file, checking names and shapes against the hyperparameters; with a
+    /// dtype, 1-D tensors are planned as F32.
     static func ggufPlan(
         _ file: GGUFFile, hparams: LlamaHyperparameters, options: Options, direction: QKPermutation.Direction?
     ) throws -> [PlannedTensor] {
@@ -111,7 +130,8 @@ extension CheckpointConverter {
             }
             plan.append(PlannedTensor(
                 hfName: hfName, outputName: direction == nil ? info.name : hfName, shape: shape, sourceType: type,
-                outputType: outputType(source: type, shape: shape, options: options), sourceBytes: try file.bytes(of: info),
+                outputType: outputType(source: type, shape: shape, options: options, vectorsAsF32: options.dtype != nil),
+                sourceBytes: try file.bytes(of: info),
                 permutation: direction.flatMap { d in hparams.permutationHeads(forHF: hfName).map { ($0, d) } }))
         }
         guard unknown.isEmpty else { throw CheckpointError.unexpectedTensors(path: path, names: unknown) }
@@ -124,9 +144,7 @@ extension CheckpointConverter {
     }
 
     private static func torchDTypeName(of plan: [PlannedTensor]) -> String {
-        let types = plan.filter { $0.shape.count >= 2 }.map(\.outputType)
-        let counts = Dictionary(types.map { ($0, 1) }, uniquingKeysWith: +)
-        switch counts.max(by: { $0.value < $1.value || $0.value == $1.value && $0.key.rawValue > $1.key.rawValue })?.key {
+        switch dominantMatrixType(of: plan) {
         case .bf16: return "bfloat16"
         case .f16: return "float16"
         default: return "float32"

@@ -55,13 +55,17 @@ extension CheckpointConverter {
             throw CheckpointError.invalidField(
                 path: sidecarURL.path, key: "tensor_order", expected: "the checkpoint's tensor names, each once")
         }
-        let tensors = try hfPlan(checkpoint, order: order, options: options, toGGUF: true)
+        var tensors = try hfPlan(checkpoint, order: order, options: options, toGGUF: true)
+        if let sidecar, options.dtype == nil, !sidecar.tensorTypes.isEmpty {
+            tensors = try sidecar.applyTensorTypes(to: tensors, path: sidecarURL.path)
+        }
         return HFToGGUFPlan(
             tensors: tensors, hparams: checkpoint.hyperparameters, tokenizer: tokenizer, sidecar: sidecar)
     }
 
     /// Plans every tensor of a checkpoint (already checked by ``HFCheckpoint/validateTensors()``) in `order`:
-    /// GGUF names and the Q/K permutation when `toGGUF`, HF names and no permutation otherwise.
+    /// GGUF names, the Q/K permutation and F32 1-D tensors when `toGGUF`, HF names, no permutation and
+    /// unchanged 1-D types otherwise.
     ///
     /// - Throws: ``CheckpointError/unexpectedTensors(path:names:)`` for tensors that are not F32, F16 or BF16.
     static func hfPlan(
@@ -79,7 +83,7 @@ extension CheckpointConverter {
             }
             plan.append(PlannedTensor(
                 hfName: name, outputName: toGGUF ? ggufName : name, shape: info.shape, sourceType: sourceType,
-                outputType: outputType(source: sourceType, shape: info.shape, options: options),
+                outputType: outputType(source: sourceType, shape: info.shape, options: options, vectorsAsF32: toGGUF),
                 sourceBytes: file.bytes(of: info),
                 permutation: toGGUF ? hparams.permutationHeads(forHF: name).map { ($0, .hfToGGUF) } : nil))
         }

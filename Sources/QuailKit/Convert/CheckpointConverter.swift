@@ -10,12 +10,14 @@ import TensorCore
 /// HF → GGUF renames tensors, reverses dimension order, applies llama.cpp's Q/K row permutation and writes
 /// the `llama.*` and `tokenizer.ggml.*` keys llama.cpp requires. GGUF → HF undoes all of it and writes
 /// `config.json`, tokenizer files and, when needed, a ``GGUFSidecar`` so the GGUF can be rebuilt byte for
-/// byte. GGUF → GGUF copies (or, with a dtype, re-encodes) tensors. Types never change unless
-/// ``Options/dtype`` asks, and every change is reported.
+/// byte. GGUF → GGUF copies (or, with a dtype, re-encodes) tensors. A GGUF written from HF (or re-encoded
+/// with a dtype) holds its 1-D tensors as F32, as llama.cpp's converter writes them; an HF directory holds
+/// them in the model's 2-D type when that keeps every bit. Other types change only when ``Options/dtype``
+/// asks, and every change is reported.
 public enum CheckpointConverter {
     /// Conversion settings.
     public struct Options: Sendable {
-        /// Output type for 2-D tensors (F32, F16 or BF16); nil keeps every tensor's type.
+        /// Output type for 2-D tensors (F32, F16 or BF16); nil keeps their type (lossless mode).
         public var dtype: DType?
         /// Replace an existing output.
         public var overwrite: Bool
@@ -58,11 +60,15 @@ public enum CheckpointConverter {
         }
     }
 
-    /// The output type of a tensor: the requested dtype for 2-D tensors, otherwise the source type.
-    static func outputType(source: GGMLType, shape: [Int], options: Options) -> GGMLType {
-        guard shape.count >= 2, let dtype = options.dtype, let type = TensorEncoding.ggmlType(for: dtype) else {
-            return source
-        }
+    /// The output type of a tensor: the requested dtype for 2-D tensors (otherwise the source type); 1-D
+    /// tensors become F32 when `vectorsAsF32`, otherwise keep the source type.
+    ///
+    /// GGUF outputs pass `vectorsAsF32` like llama.cpp's `convert_hf_to_gguf.py` (`prepare_tensors` writes
+    /// every tensor with at most one dimension as F32): ggml's CPU `ggml_mul` has no F32 × F16/BF16 kernel,
+    /// so a GGUF with F16/BF16 norm weights does not run in llama.cpp.
+    static func outputType(source: GGMLType, shape: [Int], options: Options, vectorsAsF32: Bool) -> GGMLType {
+        if shape.count < 2 { return vectorsAsF32 ? .f32 : source }
+        guard let dtype = options.dtype, let type = TensorEncoding.ggmlType(for: dtype) else { return source }
         return type
     }
 
@@ -91,10 +97,14 @@ public enum CheckpointConverter {
 
     /// The `general.file_type` value for the most common type among 2-D tensors.
     static func fileType(of plan: [PlannedTensor]) -> UInt32 {
+        dominantMatrixType(of: plan).flatMap { LlamaFileType(dominantType: $0)?.rawValue } ?? 0
+    }
+
+    /// The most common output type among 2-D tensors (ties go to the lower ggml type id), nil without any.
+    static func dominantMatrixType(of plan: [PlannedTensor]) -> GGMLType? {
         var counts: [GGMLType: Int] = [:]
         for tensor in plan where tensor.shape.count >= 2 { counts[tensor.outputType, default: 0] += 1 }
-        let dominant = counts.max { $0.value < $1.value || $0.value == $1.value && $0.key.rawValue > $1.key.rawValue }
-        return dominant.flatMap { LlamaFileType(dominantType: $0.key)?.rawValue } ?? 0
+        return counts.max { $0.value < $1.value || $0.value == $1.value && $0.key.rawValue > $1.key.rawValue }?.key
     }
 
     static func report(

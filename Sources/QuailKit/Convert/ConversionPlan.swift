@@ -18,6 +18,9 @@ struct PlannedTensor {
     let sourceBytes: UnsafeRawBufferPointer
     /// Heads to permute Q/K rows by, and the direction, when the tensor needs it.
     let permutation: (heads: Int, direction: QKPermutation.Direction)?
+    /// True when this tensor's values were checked to survive the output type bit for bit (a narrowing
+    /// that ``TensorEncoding/isLossless(from:to:)`` cannot promise from the types alone).
+    var valuesCheckedExact = false
 
     /// Bytes written for this tensor.
     var outputByteCount: Int {
@@ -54,11 +57,23 @@ struct PlannedTensor {
         return values
     }
 
-    /// This tensor written as `type` instead.
-    func retyped(_ type: GGMLType) -> PlannedTensor {
+    /// This tensor written as `type` instead (`valuesCheckedExact` when the caller has checked that its
+    /// values survive `type` exactly).
+    func retyped(_ type: GGMLType, valuesCheckedExact: Bool = false) -> PlannedTensor {
         PlannedTensor(
             hfName: hfName, outputName: outputName, shape: shape, sourceType: sourceType, outputType: type,
-            sourceBytes: sourceBytes, permutation: permutation)
+            sourceBytes: sourceBytes, permutation: permutation, valuesCheckedExact: valuesCheckedExact)
+    }
+
+    /// True when re-encoding the source bytes as `type` and back gives the source bytes again, so that writing
+    /// this tensor as `type` loses nothing and a later conversion back restores it bit for bit.
+    func survivesRoundTrip(through type: GGMLType) -> Bool {
+        guard type != sourceType else { return true }
+        let count = Shape.elementCount(shape) ?? 0
+        guard let there = try? TensorEncoding.convert(sourceBytes, count: count, from: sourceType, to: type),
+            let back = there.withUnsafeBytes({ try? TensorEncoding.convert($0, count: count, from: type, to: sourceType) })
+        else { return false }
+        return back.elementsEqual(sourceBytes)
     }
 
     /// Calls `body` with the source bytes in output row order: the mapped bytes, or a permuted copy.
@@ -80,7 +95,7 @@ struct PlannedTensor {
         guard sourceType != outputType else { return nil }
         return ConversionReport.Cast(
             tensor: hfName, from: sourceType.name, to: outputType.name,
-            lossless: TensorEncoding.isLossless(from: sourceType, to: outputType))
+            lossless: valuesCheckedExact || TensorEncoding.isLossless(from: sourceType, to: outputType))
     }
 }
 

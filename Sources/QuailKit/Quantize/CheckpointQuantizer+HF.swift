@@ -48,7 +48,7 @@ extension CheckpointQuantizer {
             sourcePath = file.url.path
             let tokenizer = try BPETokenizerMetadata(metadata: file.metadata, path: file.url.path)
             sideFiles = try CheckpointConverter.hfSideFiles(
-                for: file, hparams: hparams, tokenizer: tokenizer, plan: plan
+                for: file, hparams: hparams, tokenizer: tokenizer, plan: plan, lossless: false
             ).files
         default:
             preconditionFailure("writeHF needs an HF output")
