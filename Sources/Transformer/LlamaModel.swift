@@ -9,9 +9,10 @@ import LinearAlgebra
 /// (positions `0..<T`, no KV cache). Weights come from a ``LayerWeightsSource`` block by block; ``residency``
 /// decides whether they stay in memory between calls.
 ///
-/// Threading: the pass splits its work over ``threadCount`` threads itself and calls OpenBLAS single-threaded
-/// (it sets OpenBLAS to one thread for the duration of a call and restores the previous count afterwards), so no
-/// OpenBLAS worker pool competes with its threads. Not reentrant: one forward pass at a time per process.
+/// Threading: each linear layer is one `sgemm` on ``threadCount`` OpenBLAS threads; attention and the element-wise
+/// kernels split their work over ``threadCount`` Dispatch workers that call OpenBLAS single-threaded. The pass sets
+/// OpenBLAS's thread count as it goes and restores the caller's count at the end. Not reentrant: one forward pass
+/// at a time per process.
 public final class LlamaModel<Source: LayerWeightsSource> {
     /// The model's shape.
     public let configuration: LlamaConfiguration

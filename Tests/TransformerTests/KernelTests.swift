@@ -99,15 +99,15 @@ struct KernelTests {
         #expect(VectorMath.exp(-100) == 0)
     }
 
-    @Test("parallel ranges cover the work once, split on aligned boundaries")
+    @Test("parallel ranges cover the work once, in contiguous pieces no smaller than the grain")
     func parallelRanges() {
         let seen = Mutex<[Range<Int>]>([])
-        Parallel.forRanges(100, threads: 3, alignment: 16) { range in seen.withLock { $0.append(range) } }
+        Parallel.forRanges(100, threads: 3, grain: 40) { range in seen.withLock { $0.append(range) } }
         let ranges = seen.withLock { $0 }.sorted { $0.lowerBound < $1.lowerBound }
-        #expect(ranges.count == 3)
+        #expect(ranges.count == 2)
         #expect(ranges.first?.lowerBound == 0 && ranges.last?.upperBound == 100)
-        #expect(
-            zip(ranges, ranges.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound && $1.lowerBound % 16 == 0 })
+        #expect(zip(ranges, ranges.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound })
+        #expect(ranges.allSatisfy { $0.count >= 40 })
         let hits = Mutex<[Int]>([])
         Parallel.forEach(37, threads: 2) { i, worker in hits.withLock { $0.append(i + 100 * worker) } }
         #expect(hits.withLock { $0 }.map { $0 % 100 }.sorted() == Array(0..<37))

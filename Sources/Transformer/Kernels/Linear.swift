@@ -2,8 +2,12 @@
 import LinearAlgebra
 
 /// `out (T, out) = x (T, in) · Wᵀ`, or `out += x · Wᵀ` when `accumulate` (PyTorch `nn.Linear` without bias; `W` is
-/// `(out, in)` as stored in the HF state dict). Each of `threads` threads runs one
-/// single-threaded `sgemm` over the whole chunk for a slice of the output features.
+/// `(out, in)` as stored in the HF state dict), as one `sgemm` on OpenBLAS's own `threads` threads.
+///
+/// OpenBLAS splits the product over its threads and packs the shared input once for all of them; one
+/// single-threaded `sgemm` per thread on a slice of the output features packs `x` once per thread and measured
+/// about 10% slower on this model's shapes (bench/README.md). OpenBLAS is set back to one thread on return, as
+/// the rest of the forward pass expects.
 ///
 /// - Parameters:
 ///   - x: `(rows, weight.columns)`, row stride `weight.columns`.
@@ -15,11 +19,10 @@ func linear(
     let k = weight.columns
     weight.values.withUnsafeBufferPointer { w in
         guard let w = w.baseAddress else { return }
-        // out[:, features] (T, |features|) = x (T, in) · W[features]ᵀ
-        Parallel.forRanges(weight.rows, threads: threads, grain: 32, alignment: 16) { features in
-            BLAS.gemm(
-                .none, .transpose, m: rows, n: features.count, k: k, a: x, lda: k, b: w + features.lowerBound * k,
-                ldb: k, beta: accumulate ? 1 : 0, c: out + features.lowerBound, ldc: outStride ?? weight.rows)
-        }
+        BLAS.setThreadCount(threads)
+        defer { BLAS.setThreadCount(1) }
+        BLAS.gemm(
+            .none, .transpose, m: rows, n: weight.rows, k: k, a: x, lda: k, b: w, ldb: k, beta: accumulate ? 1 : 0,
+            c: out, ldc: outStride ?? weight.rows)
     }
 }

@@ -2,27 +2,21 @@
 import Dispatch
 import Synchronization
 
-/// The forward pass's own threading: work is split into one piece per thread and run on Dispatch's workers,
-/// while every OpenBLAS call inside runs single-threaded (no OpenBLAS worker pool spinning next to ours).
+/// The forward pass's own threading for everything but the linear layers: work is split into pieces run on
+/// Dispatch's workers, while every OpenBLAS call inside runs single-threaded.
 enum Parallel {
     /// Calls `body` on contiguous sub-ranges that cover `0..<count`, concurrently when there is enough work.
     ///
     /// - Parameters:
     ///   - threads: the most pieces to make.
     ///   - grain: the least number of items worth a thread of its own.
-    ///   - alignment: interior split points are multiples of this (GEMM kernels prefer whole register tiles).
-    static func forRanges(
-        _ count: Int, threads: Int, grain: Int = 1, alignment: Int = 1, _ body: (Range<Int>) -> Void
-    ) {
-        let pieces = min(threads, max(1, count / max(1, grain, alignment)))
+    static func forRanges(_ count: Int, threads: Int, grain: Int = 1, _ body: (Range<Int>) -> Void) {
+        let pieces = min(threads, max(1, count / max(1, grain)))
         guard pieces > 1 else {
             if count > 0 { body(0..<count) }
             return
         }
-        func boundary(_ part: Int) -> Int {
-            part == pieces ? count : min(count, (count * part / pieces + alignment / 2) / alignment * alignment)
-        }
-        forEach(pieces, threads: pieces) { part, _ in body(boundary(part)..<boundary(part + 1)) }
+        forEach(pieces, threads: pieces) { part, _ in body(count * part / pieces..<count * (part + 1) / pieces) }
     }
 
     /// Calls `body(i, worker)` for every `i` in `0..<iterations` on `threads` workers (numbered `0..<threads`) that
