@@ -73,10 +73,11 @@ public enum CheckpointConverter {
     }
 
     /// Writes planned tensors to a GGUF file; a tensor whose values the output type cannot encode fails with
-    /// ``CheckpointError/cannotQuantize(path:tensor:reason:)`` naming `source`.
+    /// ``CheckpointError/cannotQuantize(path:tensor:reason:)`` naming `source`. `clock`, when given, times
+    /// the encoding.
     static func writeGGUF(
         _ plan: [PlannedTensor], metadata: GGUFMetadata, to destination: URL, source: URL, options: Options,
-        progress: any ProgressReporting
+        progress: any ProgressReporting, clock: EncodingClock? = nil
     ) throws {
         let entries = plan.map {
             GGUFWriter.Entry(name: $0.outputName, dimensions: $0.shape.reversed(), type: $0.outputType)
@@ -85,7 +86,7 @@ public enum CheckpointConverter {
         try GGUFWriter.write(to: destination, metadata: metadata, tensors: entries, overwrite: options.overwrite) {
             entry, stream in
             do {
-                try plan[done].write(to: stream)
+                try plan[done].write(to: stream, clock: clock)
             } catch let error as QuantizationError {
                 throw CheckpointError.cannotQuantize(path: source.path, tensor: entry.name, reason: error.description)
             }

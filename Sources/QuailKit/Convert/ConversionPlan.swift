@@ -27,17 +27,18 @@ struct PlannedTensor {
         (shape.last.flatMap { outputType.rowByteCount(elements: $0) } ?? 0) * shape.dropLast().reduce(1, *)
     }
 
-    /// Writes the converted bytes of this tensor to `stream`.
+    /// Writes the converted bytes of this tensor to `stream`; `clock`, when given, times the encoding.
     ///
     /// - Throws: ``QuantizationError`` when the output type cannot encode the values (NaN or infinity in a
     ///   block type), or a file error.
-    func write(to stream: FileOutputStream) throws {
+    func write(to stream: FileOutputStream, clock: EncodingClock? = nil) throws {
         try withOutputOrderedSource { rows in
             if sourceType == outputType {
                 try stream.write(rows)
             } else {
                 let count = Shape.elementCount(shape) ?? 0
-                try stream.write(try TensorEncoding.convert(rows, count: count, from: sourceType, to: outputType))
+                try stream.write(try TensorEncoding.convert(
+                    rows, count: count, from: sourceType, to: outputType, clock: clock))
             }
         }
         MappedFile.releasePages(of: sourceBytes)

@@ -30,13 +30,39 @@ enum TensorEncoding {
     }
 
     /// Re-encodes `count` elements of `bytes` (of type `source`) as `target`: dequantized to float32 exactly,
-    /// then encoded by ``GGMLCodec`` (F32, F16, BF16 or a ggml block type).
+    /// then encoded by ``GGMLCodec`` (F32, F16, BF16 or a ggml block type). Aligned F32 sources are encoded in
+    /// place, without a float copy. `clock`, when given, times the encoding.
     ///
     /// - Throws: ``QuantizationError`` if either type has no codec, the sizes disagree, or a block type meets
     ///   a NaN or an infinity.
     static func convert(
-        _ bytes: UnsafeRawBufferPointer, count: Int, from source: GGMLType, to target: GGMLType
+        _ bytes: UnsafeRawBufferPointer, count: Int, from source: GGMLType, to target: GGMLType,
+        clock: EncodingClock? = nil
     ) throws(QuantizationError) -> [UInt8] {
+        guard let byteCount = target.rowByteCount(elements: count) else {
+            throw .lengthNotMultipleOfBlock(elements: count, blockSize: target.blockSize, type: target)
+        }
+        var output = [UInt8](repeating: 0, count: byteCount)
+        func encode(_ values: UnsafeBufferPointer<Float>) throws(QuantizationError) {
+            let encoded = output.withUnsafeMutableBytes { destination in
+                Result { () throws(QuantizationError) in
+                    if let clock {
+                        try clock.measure { () throws(QuantizationError) in
+                            try GGMLCodec.quantize(values, as: target, into: destination)
+                        }
+                    } else {
+                        try GGMLCodec.quantize(values, as: target, into: destination)
+                    }
+                }
+            }
+            try encoded.get()
+        }
+        if source == .f32, bytes.count == count * MemoryLayout<Float>.size,
+            let base = bytes.baseAddress, Int(bitPattern: base) % MemoryLayout<Float>.alignment == 0
+        {
+            try encode(UnsafeBufferPointer(start: base.assumingMemoryBound(to: Float.self), count: count))
+            return output
+        }
         var floats = [Float](repeating: 0, count: count)
         let decoded = floats.withUnsafeMutableBufferPointer { destination in
             Result { () throws(QuantizationError) in
@@ -44,16 +70,7 @@ enum TensorEncoding {
             }
         }
         try decoded.get()
-        guard let byteCount = target.rowByteCount(elements: count) else {
-            throw .lengthNotMultipleOfBlock(elements: count, blockSize: target.blockSize, type: target)
-        }
-        var output = [UInt8](repeating: 0, count: byteCount)
-        let encoded = floats.withUnsafeBufferPointer { values in
-            output.withUnsafeMutableBytes { destination in
-                Result { () throws(QuantizationError) in try GGMLCodec.quantize(values, as: target, into: destination) }
-            }
-        }
-        try encoded.get()
+        try floats.withUnsafeBufferPointer { values throws(QuantizationError) in try encode(values) }
         return output
     }
 }

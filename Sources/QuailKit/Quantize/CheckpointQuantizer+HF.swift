@@ -16,7 +16,7 @@ extension CheckpointQuantizer {
     /// - Returns: the decisions with exact stored byte counts.
     static func writeHF(
         _ job: QuantizationJob, decisions: [TensorQuantization], target: QuantizationTarget, to destination: URL,
-        options: Options, progress: any ProgressReporting
+        options: Options, progress: any ProgressReporting, clock: EncodingClock
     ) throws -> [TensorQuantization] {
         let tensors = job.tensors
         let modelDType = dominantFloatDType(tensors)
@@ -69,11 +69,13 @@ extension CheckpointQuantizer {
         var rows = decisions
         for (index, (tensor, decision)) in zip(tensors, decisions).enumerated() {
             let start = scratch.position
-            for (name, dtype, shape, bytes) in try storedParts(of: tensor, as: decision.target, source: sourcePath) {
+            for (name, dtype, shape, bytes) in try storedParts(
+                of: tensor, as: decision.target, source: sourcePath, clock: clock)
+            {
                 let partStart = scratch.position
                 switch bytes {
                 case .data(let data): try scratch.write(data)
-                case .planned(let planned): try planned.write(to: scratch)
+                case .planned(let planned): try planned.write(to: scratch, clock: clock)
                 }
                 entries.append(SafeTensorsWriter.Entry(name: name, dtype: dtype, shape: shape))
                 ranges[name] = partStart..<scratch.position
@@ -111,7 +113,7 @@ extension CheckpointQuantizer {
 
     /// The stored tensors (key, dtype, shape, bytes) for one source tensor and its target.
     private static func storedParts(
-        of tensor: PlannedTensor, as target: QuantizationTarget, source: String
+        of tensor: PlannedTensor, as target: QuantizationTarget, source: String, clock: EncodingClock
     ) throws -> [(String, DType, [Int], PartBytes)] {
         func fail(_ error: CustomStringConvertible) -> CheckpointError {
             .cannotQuantize(path: source, tensor: tensor.hfName, reason: error.description)
@@ -127,7 +129,10 @@ extension CheckpointQuantizer {
         }
         let quantized = try values.withUnsafeBufferPointer { input in
             Result { () throws(CheckpointError) in
-                try QuantizedTensor(quantizing: input, shape: tensor.shape, as: target, path: source, tensor: tensor.hfName)
+                try clock.measure { () throws(CheckpointError) in
+                    try QuantizedTensor(
+                        quantizing: input, shape: tensor.shape, as: target, path: source, tensor: tensor.hfName)
+                }
             }
         }.get()
         let parts: [(part: BitsAndBytesSerialization.Part, bytes: [UInt8])]

@@ -75,15 +75,17 @@ public enum CheckpointQuantizer {
             dryRun: options.dryRun, tensors: decisions, notes: [])
         if options.dryRun { return report }
         if options.strict { try report.checkStrict() }
+        let clock = EncodingClock()
         switch job {
         case .hfToGGUF, .ggufToGGUF:
             report.notes = try writeGGUF(job, decisions: decisions, target: options.recipe.target,
-                to: destination, options: converterOptions, progress: progress)
+                to: destination, options: converterOptions, progress: progress, clock: clock)
         case .hfToHF, .ggufToHF:
             report.tensors = try writeHF(
                 job, decisions: decisions, target: options.recipe.target, to: destination, options: options,
-                progress: progress)
+                progress: progress, clock: clock)
         }
+        report.quantizeSeconds = clock.seconds
         return report
     }
 
@@ -101,7 +103,7 @@ public enum CheckpointQuantizer {
     /// llama-quantize writes them.
     private static func writeGGUF(
         _ job: QuantizationJob, decisions: [TensorQuantization], target: QuantizationTarget, to destination: URL,
-        options: CheckpointConverter.Options, progress: any ProgressReporting
+        options: CheckpointConverter.Options, progress: any ProgressReporting, clock: EncodingClock
     ) throws -> [String] {
         let retyped = zip(job.tensors, decisions).map { tensor, decision in
             tensor.retyped(decision.target.ggmlType ?? tensor.outputType)
@@ -125,7 +127,8 @@ public enum CheckpointQuantizer {
         metadata[GGUFKey.General.fileType] = .uint32(fileType.rawValue)
         metadata[GGUFKey.General.quantizationVersion] = .uint32(GGUFWriter.quantizationVersion)
         try CheckpointConverter.writeGGUF(
-            retyped, metadata: metadata, to: destination, source: source, options: options, progress: progress)
+            retyped, metadata: metadata, to: destination, source: source, options: options, progress: progress,
+            clock: clock)
         return notes
     }
 }

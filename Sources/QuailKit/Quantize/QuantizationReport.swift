@@ -15,6 +15,9 @@ public struct QuantizationReport: Sendable {
     public internal(set) var tensors: [TensorQuantization]
     /// Other things a user should know.
     public internal(set) var notes: [String]
+    /// Wall seconds spent in the quantizers (encoding values already read; no I/O), summed over tensors; nil
+    /// for a dry run.
+    public internal(set) var quantizeSeconds: Double? = nil
 
     /// The bits per weight of the requested scheme itself (Q4_0 4.5, NF4/64 with double quantization 4.127).
     public var nominalBitsPerWeight: Double { target.nominalBitsPerWeight }
@@ -60,6 +63,7 @@ public struct QuantizationReport: Sendable {
             ("nominal_bits_per_weight", .number(Self.rounded(nominalBitsPerWeight))),
             ("actual_bits_per_weight", .number(Self.rounded(actualBitsPerWeight))),
             ("notes", .array(notes.map { .string($0) })),
+            ("quantize_seconds", quantizeSeconds.map { .number(Self.rounded($0)) } ?? .null),
         ])
     }
 

@@ -21,6 +21,15 @@ enum GGMLRounding {
         UInt8(truncatingIfNeeded: (integral + roundingShift).bitPattern)
     }
 
+    /// Sixteen float lanes: one per sub-block of a Q6_K super-block.
+    typealias Lanes = SIMD16<Float>
+
+    /// `fabsf` per lane (clears the sign bit).
+    @inline(__always)
+    static func magnitude(_ v: Lanes) -> Lanes {
+        unsafeBitCast(unsafeBitCast(v, to: SIMD16<UInt32>.self) & 0x7FFF_FFFF, to: Lanes.self)
+    }
+
     /// `min(top, trunc(value))` for the level computations of the 32-element quantizers, with NaN and ±inf
     /// giving level 0.
     ///

@@ -27,50 +27,81 @@ enum KQuantSearch {
         return (max, amax)
     }
 
-    /// Symmetric levels `L[i] ∈ 0..<2·nmax` with weights x², trying 18 nudged scales; returns the scale.
+    /// Symmetric levels `L[i] ∈ 0..<2·nmax` with weights x², trying 18 nudged scales, for the 16 sub-blocks of
+    /// 16 elements of one 256-element block at once; returns the 16 scales.
     ///
-    /// Same as `make_qx_quants(n, nmax, x, L, rmse_type = 1, qw = NULL)` in ggml-quants.c (used by Q6_K).
-    static func symmetricLevels(
-        _ x: UnsafePointer<Float>, count n: Int, nmax: Int32,
-        into levels: UnsafeMutablePointer<UInt8>
-    ) -> Float {
-        let (max, amax) = signedMax(x, count: n)
-        if amax < groupMaxEpsilon {
-            levels.update(repeating: 0, count: n)
-            return 0
-        }
-        func sums(_ iscale: Float) -> (Float, Float) {
-            var sumlx: Float = 0
-            var suml2: Float = 0
-            for i in 0..<n {
-                let l = Float(clamp(GGMLRounding.nearestInt(iscale * x[i]), -nmax, nmax - 1))
-                let w = x[i] * x[i]
-                sumlx += w * x[i] * l
-                suml2 += w * l * l
+    /// Same as 16 calls of `make_qx_quants(16, nmax, x + 16·j, L + 16·j, rmse_type = 1, qw = NULL)` in
+    /// ggml-quants.c (used by Q6_K). Lane `j` runs sub-block `j`: every lane performs ggml's float operations in
+    /// ggml's order (the sums run over the elements one by one), so the results are bit-identical; only the
+    /// sub-blocks run side by side. A trial's levels are recomputed from its scale at the end instead of being
+    /// stored on every improvement (`nearest_int` of the same product gives the same levels).
+    static func symmetricLevels16(
+        _ x: UnsafePointer<Float>, nmax: Int32, into levels: UnsafeMutablePointer<UInt8>
+    ) -> GGMLRounding.Lanes {
+        typealias Lanes = GGMLRounding.Lanes
+        return withUnsafeTemporaryAllocation(of: Lanes.self, capacity: 48) { buffer -> Lanes in
+            guard let columns = buffer.baseAddress else { return Lanes() }
+            // columns[i] holds element i of every sub-block; weights x², and x²·x as ggml's `w*x[i]`.
+            let weights = columns + 16
+            let weightedX = columns + 32
+            var amax = Lanes(repeating: 0)
+            var max = Lanes(repeating: 0)
+            for i in 0..<16 {
+                var column = Lanes()
+                for j in 0..<16 { column[j] = x[16 * j + i] }
+                columns[i] = column
+                weights[i] = column * column
+                weightedX[i] = weights[i] * column
+                // `if (ax > amax)`: the first element of largest magnitude per sub-block.
+                let a = GGMLRounding.magnitude(column)
+                let larger = a .> amax
+                amax.replace(with: a, where: larger)
+                max.replace(with: column, where: larger)
             }
-            return (sumlx, suml2)
-        }
-        func store(_ iscale: Float) {
-            for i in 0..<n {
-                let l = clamp(GGMLRounding.nearestInt(iscale * x[i]), -nmax, nmax - 1)
-                levels[i] = UInt8(truncatingIfNeeded: l + nmax)
+            let low = Lanes(repeating: Float(-nmax))
+            let high = Lanes(repeating: Float(nmax - 1))
+            let shift = Lanes(repeating: GGMLRounding.roundingShift)
+            // `MAX(-nmax, MIN(nmax-1, nearest_int(v)))` as a float: |v| stays far below 2²² here.
+            @inline(__always)
+            func level(_ v: Lanes) -> Lanes {
+                let rounded = (v + shift) - shift
+                return rounded.replacing(with: high, where: rounded .> high)
+                    .replacing(with: low, where: rounded .< low)
             }
-        }
-        var iscale = Float(-nmax) / max
-        store(iscale)
-        var (sumlx, suml2) = sums(iscale)
-        var scale: Float = suml2 != 0 ? sumlx / suml2 : 0
-        var best = scale * sumlx
-        for step in -9...9 where step != 0 {
-            iscale = -(Float(nmax) + 0.1 * Float(step)) / max
-            (sumlx, suml2) = sums(iscale)
-            if suml2 > 0 && sumlx * sumlx > best * suml2 {
-                store(iscale)
-                scale = sumlx / suml2
-                best = scale * sumlx
+            @inline(__always)
+            func sums(_ iscale: Lanes) -> (sumlx: Lanes, suml2: Lanes) {
+                var sumlx = Lanes(repeating: 0)
+                var suml2 = Lanes(repeating: 0)
+                for i in 0..<16 {
+                    let l = level(iscale * columns[i])
+                    sumlx += weightedX[i] * l
+                    suml2 += weights[i] * l * l
+                }
+                return (sumlx, suml2)
             }
+            var bestIscale = Lanes(repeating: Float(-nmax)) / max
+            var (sumlx, suml2) = sums(bestIscale)
+            var scale = (sumlx / suml2).replacing(with: 0, where: suml2 .== 0)
+            var best = scale * sumlx
+            for step in -9...9 where step != 0 {
+                let iscale = Lanes(repeating: -(Float(nmax) + 0.1 * Float(step))) / max
+                (sumlx, suml2) = sums(iscale)
+                let better = (suml2 .> 0) .& (sumlx * sumlx .> best * suml2)
+                let trial = sumlx / suml2
+                bestIscale.replace(with: iscale, where: better)
+                scale.replace(with: trial, where: better)
+                best.replace(with: trial * sumlx, where: better)
+            }
+            // Sub-blocks below GROUP_MAX_EPS: all levels 0, scale 0.
+            let flat = amax .< groupMaxEpsilon
+            scale.replace(with: 0, where: flat)
+            let bias = Lanes(repeating: Float(nmax))
+            for i in 0..<16 {
+                let l = (level(bestIscale * columns[i]) + bias).replacing(with: 0, where: flat)
+                for j in 0..<16 { levels[16 * j + i] = GGMLRounding.integerLowByte(l[j]) }
+            }
+            return scale
         }
-        return scale
     }
 
     /// Symmetric 3-bit levels `L[i] ∈ 0..<2·nmax`, refined one element at a time; returns the scale.

@@ -37,41 +37,33 @@ enum Q6_KBlock: GGMLBlockEncoding {
     /// Same as `quantize_row_q6_K_ref` in ggml-quants.c (what `quantize_q6_K` runs without an importance
     /// matrix): `make_qx_quants(16, 32, …, rmse_type 1)` per 16 elements, int8 scales against the largest.
     static func quantize(block x: UnsafePointer<Float>, into block: UnsafeMutableRawPointer) {
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 16) { floats in
-            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 256) { bytes in
-                guard let scales = floats.baseAddress, let levels = bytes.baseAddress else {
-                    return
-                }
-                var maxScale: Float = 0
-                var maxAbsScale: Float = 0
-                for j in 0..<16 {
-                    scales[j] = KQuantSearch.symmetricLevels(
-                        x + 16 * j, count: 16, nmax: 32, into: levels + 16 * j)
-                    if abs(scales[j]) > maxAbsScale {
-                        maxAbsScale = abs(scales[j])
-                        maxScale = scales[j]
-                    }
-                }
-                guard maxAbsScale >= KQuantSearch.groupMaxEpsilon else {
-                    block.initializeMemory(as: UInt8.self, repeating: 0, count: typeSize)
-                    return
-                }
-                let iscale = -128 / maxScale
-                block.storeF16(1 / iscale, at: 208)
-                for j in 0..<16 {
-                    let rounded = min(127, GGMLRounding.nearestInt(iscale * scales[j]))
-                    block.storeByte(UInt8(truncatingIfNeeded: rounded), at: 192 + j)
-                }
-                let d = block.f16(at: 208)
-                for j in 0..<16 {
-                    let sc = Int8(bitPattern: block.byte(at: 192 + j))
-                    KQuantSearch.requantize(
-                        x + 16 * j, count: 16, d: d * Float(sc), dm: 0, low: -32, high: 31,
-                        bias: 32,
-                        into: levels + 16 * j)
-                }
-                pack(levels, into: block)
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 256) { bytes in
+            guard let levels = bytes.baseAddress else { return }
+            let scales = KQuantSearch.symmetricLevels16(x, nmax: 32, into: levels)
+            var maxScale: Float = 0
+            var maxAbsScale: Float = 0
+            for j in 0..<16 where abs(scales[j]) > maxAbsScale {
+                maxAbsScale = abs(scales[j])
+                maxScale = scales[j]
             }
+            guard maxAbsScale >= KQuantSearch.groupMaxEpsilon else {
+                block.initializeMemory(as: UInt8.self, repeating: 0, count: typeSize)
+                return
+            }
+            let iscale = -128 / maxScale
+            block.storeF16(1 / iscale, at: 208)
+            for j in 0..<16 {
+                let rounded = min(127, GGMLRounding.nearestInt(iscale * scales[j]))
+                block.storeByte(UInt8(truncatingIfNeeded: rounded), at: 192 + j)
+            }
+            let d = block.f16(at: 208)
+            for j in 0..<16 {
+                let sc = Int8(bitPattern: block.byte(at: 192 + j))
+                KQuantSearch.requantize(
+                    x + 16 * j, count: 16, d: d * Float(sc), dm: 0, low: -32, high: 31, bias: 32,
+                    into: levels + 16 * j)
+            }
+            pack(levels, into: block)
         }
     }
 
