@@ -31,6 +31,7 @@ def test_acceptance_smollm2_requantized_equals_gguf_py(smollm2_f32, tmp_path, qt
     report = json.loads(run_quail("quantize", smollm2_f32, out, "--type", qtype,
                                   "--type-for", f".*={qtype}", "--json").stdout)
     assert report["tensor_count"] == 272
+    assert 0 < report["quantize_seconds"] < report.get("seconds", float("inf"))
     source = {t.name: t for t in gguf.GGUFReader(smollm2_f32).tensors}
     quantized = gguf.GGUFReader(out)
     ggml_type = gguf.GGMLQuantizationType[qtype.upper()]
@@ -172,6 +173,9 @@ def test_int8_hf_output_matches_reference(tmp_path):
 def test_dry_run_writes_nothing_and_strict_fails(tmp_path):
     out = tmp_path / "a.gguf"
     proc = run_quail("quantize", FIXTURES / "tiny-llama", out, "--type", "q4_k", "--dry-run")
+    dry = json.loads(run_quail("quantize", FIXTURES / "tiny-llama", out, "--type", "q4_k", "--dry-run",
+                               "--json").stdout)
+    assert dry["quantize_seconds"] is None
     assert "fallback from q4_k" in proc.stdout and "bits per weight: nominal 4.500" in proc.stdout
     proc = run_quail("quantize", FIXTURES / "tiny-llama", out, "--type", "q4_k", "--dry-run", "--strict", check=False)
     assert proc.returncode != 0 and "--strict" in proc.stderr
