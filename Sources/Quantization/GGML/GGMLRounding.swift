@@ -24,10 +24,27 @@ enum GGMLRounding {
     /// Sixteen float lanes: one per sub-block of a Q6_K super-block.
     typealias Lanes = SIMD16<Float>
 
+    /// Eight float lanes: one per sub-block of a Q4_K or Q5_K super-block.
+    typealias Lanes8 = SIMD8<Float>
+
     /// `fabsf` per lane (clears the sign bit).
     @inline(__always)
     static func magnitude(_ v: Lanes) -> Lanes {
         unsafeBitCast(unsafeBitCast(v, to: SIMD16<UInt32>.self) & 0x7FFF_FFFF, to: Lanes.self)
+    }
+
+    /// `fabsf` per lane (clears the sign bit).
+    @inline(__always)
+    static func magnitude(_ v: Lanes8) -> Lanes8 {
+        unsafeBitCast(unsafeBitCast(v, to: SIMD8<UInt32>.self) & 0x7FFF_FFFF, to: Lanes8.self)
+    }
+
+    /// ``nearestInt(_:)`` per lane, clamped to `0...top` (`MAX(0, MIN(top, nearest_int(v)))`), for every input.
+    @inline(__always)
+    static func nearestLevel(_ v: Lanes8, top: Int32) -> SIMD8<Int32> {
+        let shifted = v + Lanes8(repeating: roundingShift)
+        let l = (unsafeBitCast(shifted, to: SIMD8<Int32>.self) & 0x007F_FFFF) &- 0x0040_0000
+        return pointwiseMax(SIMD8(repeating: 0), pointwiseMin(SIMD8(repeating: top), l))
     }
 
     /// `min(top, trunc(value))` for the level computations of the 32-element quantizers, with NaN and ±inf

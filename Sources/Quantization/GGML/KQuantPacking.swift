@@ -41,57 +41,43 @@ enum KQuantPacking {
         into block: UnsafeMutableRawPointer,
         levels: UnsafeMutablePointer<UInt8>
     ) {
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 48) { floats in
-            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { aux in
-                guard let weights = floats.baseAddress, let aux = aux.baseAddress else { return }
-                let scales = weights + 32
-                let mins = weights + 40
-                var maxScale: Float = 0
-                var maxMin: Float = 0
-                for j in 0..<8 {
-                    let xb = x + 32 * j
-                    var sumX2: Float = 0
-                    for l in 0..<32 { sumX2 += xb[l] * xb[l] }
-                    let averageX = (sumX2 / 32).squareRoot()
-                    for l in 0..<32 { weights[l] = averageX + abs(xb[l]) }
-                    (scales[j], mins[j]) = KQuantSearch.affineLevels(
-                        xb, weights: weights, count: 32, search: search, into: levels + 32 * j,
-                        scratch: aux)
-                    if scales[j] > maxScale { maxScale = scales[j] }
-                    if mins[j] > maxMin { maxMin = mins[j] }
-                }
-                let inverseScale: Float = maxScale > 0 ? 63 / maxScale : 0
-                let inverseMin: Float = maxMin > 0 ? 63 / maxMin : 0
-                let packed = block + 4
-                for j in 0..<8 {
-                    let ls = Swift.min(
-                        63,
-                        UInt8(truncatingIfNeeded: GGMLRounding.nearestInt(inverseScale * scales[j]))
-                    )
-                    let lm = Swift.min(
-                        63, UInt8(truncatingIfNeeded: GGMLRounding.nearestInt(inverseMin * mins[j]))
-                    )
-                    if j < 4 {
-                        packed.storeByte(ls, at: j)
-                        packed.storeByte(lm, at: j + 4)
-                    } else {
-                        packed.storeByte((ls & 0xF) | ((lm & 0xF) << 4), at: j + 4)
-                        packed.orByte((ls >> 4) << 6, at: j - 4)
-                        packed.orByte((lm >> 4) << 6, at: j)
-                    }
-                }
-                block.storeF16(maxScale / 63, at: 0)
-                block.storeF16(maxMin / 63, at: 2)
-                let d = block.f16(at: 0)
-                let dmin = block.f16(at: 2)
-                for j in 0..<8 {
-                    let (sc, m) = scaleMin(j, packed)
-                    KQuantSearch.requantize(
-                        x + 32 * j, count: 32, d: d * Float(sc), dm: dmin * Float(m), low: 0,
-                        high: search.nmax,
-                        bias: 0, into: levels + 32 * j)
-                }
+        let (scales, mins) = KQuantSearch.affineLevels8(x, search: search, into: levels)
+        var maxScale: Float = 0
+        var maxMin: Float = 0
+        for j in 0..<8 {
+            if scales[j] > maxScale { maxScale = scales[j] }
+            if mins[j] > maxMin { maxMin = mins[j] }
+        }
+        let inverseScale: Float = maxScale > 0 ? 63 / maxScale : 0
+        let inverseMin: Float = maxMin > 0 ? 63 / maxMin : 0
+        let packed = block + 4
+        for j in 0..<8 {
+            let ls = Swift.min(
+                63,
+                UInt8(truncatingIfNeeded: GGMLRounding.nearestInt(inverseScale * scales[j]))
+            )
+            let lm = Swift.min(
+                63, UInt8(truncatingIfNeeded: GGMLRounding.nearestInt(inverseMin * mins[j]))
+            )
+            if j < 4 {
+                packed.storeByte(ls, at: j)
+                packed.storeByte(lm, at: j + 4)
+            } else {
+                packed.storeByte((ls & 0xF) | ((lm & 0xF) << 4), at: j + 4)
+                packed.orByte((ls >> 4) << 6, at: j - 4)
+                packed.orByte((lm >> 4) << 6, at: j)
             }
+        }
+        block.storeF16(maxScale / 63, at: 0)
+        block.storeF16(maxMin / 63, at: 2)
+        let d = block.f16(at: 0)
+        let dmin = block.f16(at: 2)
+        for j in 0..<8 {
+            let (sc, m) = scaleMin(j, packed)
+            KQuantSearch.requantize(
+                x + 32 * j, count: 32, d: d * Float(sc), dm: dmin * Float(m), low: 0,
+                high: search.nmax,
+                bias: 0, into: levels + 32 * j)
         }
     }
 }

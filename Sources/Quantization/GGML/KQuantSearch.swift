@@ -170,7 +170,8 @@ enum KQuantSearch {
 
     /// Affine levels `L[i] ∈ 0...nmax` with value ≈ scale·L − offset; returns `(scale, offset)` with offset ≥ 0.
     ///
-    /// Same as `make_qkx2_quants` in ggml-quants.c (used by Q2_K, Q4_K, Q5_K); `aux` is scratch of `n` bytes.
+    /// Same as `make_qkx2_quants` in ggml-quants.c (used by Q2_K; Q4_K and Q5_K run ``affineLevels8(_:search:into:)``);
+    /// `aux` is scratch of `n` bytes.
     static func affineLevels(
         _ x: UnsafePointer<Float>, weights: UnsafePointer<Float>, count n: Int,
         search: AffineSearch,
@@ -240,6 +241,111 @@ enum KQuantSearch {
             }
         }
         return (scale, -min)
+    }
+
+    /// Affine levels `L[i] ∈ 0...nmax` for the 8 sub-blocks of 32 elements of one 256-element block at once, with
+    /// Q4_K/Q5_K's weights `sqrt(mean(x²)) + |x|`; returns the 8 scales and the 8 offsets (≥ 0).
+    ///
+    /// Same as the weight computation and the 8 calls of `make_qkx2_quants(32, nmax, x + 32·j, weights, …)` in
+    /// `quantize_row_q4_K_ref` / `quantize_row_q5_K_ref` (ggml-quants.c). Lane `j` runs sub-block `j` with
+    /// ggml's float operations in ggml's order (every sum runs over the elements one by one), so the results are
+    /// bit-identical to ``affineLevels(_:weights:count:search:into:scratch:)``. The best trial's levels are
+    /// recomputed at the end from its `iscale` and the `min` it was computed with, instead of being copied on
+    /// every improvement.
+    static func affineLevels8(
+        _ x: UnsafePointer<Float>, search: AffineSearch, into levels: UnsafeMutablePointer<UInt8>
+    ) -> (scale: GGMLRounding.Lanes8, offset: GGMLRounding.Lanes8) {
+        typealias Lanes = GGMLRounding.Lanes8
+        return withUnsafeTemporaryAllocation(of: Lanes.self, capacity: 96) {
+            buffer -> (scale: Lanes, offset: Lanes) in
+            guard let columns = buffer.baseAddress else { return (Lanes(), Lanes()) }
+            // columns[i] holds element i of every sub-block; aux the levels of the current trial.
+            let weights = columns + 32
+            let aux = columns + 64
+            var sumX2 = Lanes(repeating: 0)
+            for i in 0..<32 {
+                var column = Lanes()
+                for j in 0..<8 { column[j] = x[32 * j + i] }
+                columns[i] = column
+                sumX2 += column * column
+            }
+            let averageX = (sumX2 / 32).squareRoot()
+            for i in 0..<32 { weights[i] = averageX + GGMLRounding.magnitude(columns[i]) }
+            var min = columns[0]
+            var max = columns[0]
+            var sumW = weights[0]
+            var sumX = sumW * columns[0]
+            for i in 1..<32 {
+                let c = columns[i]
+                min.replace(with: c, where: c .< min)
+                max.replace(with: c, where: c .> max)
+                let w = weights[i]
+                sumW += w
+                sumX += w * c
+            }
+            min.replace(with: 0, where: min .> 0)
+            // `if (max == min)`: levels 0, scale 0, offset −min.
+            let flat = max .== min
+            // `-min` as C negates (a sign flip): SIMD's prefix minus computes `0 − min`, which turns −0 into +0.
+            let negativeZero = Lanes(repeating: -0.0)
+            let flatOffset = negativeZero - min
+            let nmax = search.nmax
+            @inline(__always)
+            func trialLevels(_ iscale: Lanes, _ offset: Lanes, _ i: Int) -> Lanes {
+                Lanes(GGMLRounding.nearestLevel(iscale * (columns[i] - offset), top: nmax))
+            }
+            @inline(__always)
+            func error(_ scale: Lanes, _ offset: Lanes) -> Lanes {
+                var total = Lanes(repeating: 0)
+                for i in 0..<32 {
+                    var diff = scale * aux[i] + offset - columns[i]
+                    diff = search.absoluteError ? GGMLRounding.magnitude(diff) : diff * diff
+                    total += weights[i] * diff
+                }
+                return total
+            }
+            var iscale = Lanes(repeating: Float(nmax)) / (max - min)
+            var scale = 1 / iscale
+            for i in 0..<32 { aux[i] = trialLevels(iscale, min, i) }
+            var bestError = error(scale, min)
+            var levelIscale = iscale
+            var levelMin = min
+            for step in 0...search.steps {
+                let numerator = search.rmin + search.rdelta * Float(step) + Float(nmax)
+                iscale = Lanes(repeating: numerator) / (max - min)
+                var sumL = Lanes(repeating: 0)
+                var sumL2 = Lanes(repeating: 0)
+                var sumXL = Lanes(repeating: 0)
+                for i in 0..<32 {
+                    let l = trialLevels(iscale, min, i)
+                    aux[i] = l
+                    let w = weights[i]
+                    sumL += w * l
+                    sumL2 += w * l * l
+                    sumXL += w * l * columns[i]
+                }
+                let determinant = sumW * sumL2 - sumL * sumL
+                var thisScale = (sumW * sumXL - sumX * sumL) / determinant
+                var thisMin = (sumL2 * sumX - sumL * sumXL) / determinant
+                let positive = thisMin .> 0
+                thisMin.replace(with: 0, where: positive)
+                thisScale.replace(with: sumXL / sumL2, where: positive)
+                let currentError = error(thisScale, thisMin)
+                let better = (determinant .> 0) .& (currentError .< bestError)
+                bestError.replace(with: currentError, where: better)
+                scale.replace(with: thisScale, where: better)
+                levelIscale.replace(with: iscale, where: better)
+                levelMin.replace(with: min, where: better)
+                min.replace(with: thisMin, where: better)
+            }
+            for i in 0..<32 {
+                let l = GGMLRounding.nearestLevel(levelIscale * (columns[i] - levelMin), top: nmax)
+                    .replacing(with: 0, where: flat)
+                for j in 0..<8 { levels[32 * j + i] = UInt8(truncatingIfNeeded: l[j]) }
+            }
+            let offset = (negativeZero - min).replacing(with: flatOffset, where: flat)
+            return (scale.replacing(with: 0, where: flat), offset)
+        }
     }
 
     /// Re-derives levels from the stored (f16-rounded) scale: `l = clamp(nearest_int((x + dm)/d), low, high)`.
