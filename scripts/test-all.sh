@@ -15,4 +15,4 @@ swift test "${build[@]}" --skip-build
 
 echo "== interop and real-model tests"
 export QUAIL_BIN="$root/.build/release/quail"
-.venv/bin/python -m pytest -q Tests/interop
+.venv/bin/python -m pytest -q --durations=15 Tests/interop
