@@ -16,10 +16,11 @@ public typealias HashingProgress = @Sendable (_ completedBytes: Int, _ totalByte
 ///
 /// Each file is one sequential SHA-256 stream (the digest model_signing's `files` serialization records), so the
 /// parallelism is across files: one worker per core takes the largest file not yet started. Reads are large and
-/// sequential; each worker reuses one buffer, which stays in the CPU caches between `read` and hashing.
+/// hashed straight from a read-only memory mapping of the file (no copy into a buffer: from the page cache this
+/// runs at the in-memory SHA-256 speed, where `read` into a buffer costs about 10% more for the kernel's copy).
 enum ParallelFileHasher {
-    /// Bytes per `read`.
-    static let readSize = 1 << 20
+    /// Bytes hashed (and reported) per step.
+    static let stepSize = 16 << 20
 
     /// The SHA-256 digest of each of `files`, in the same order.
     static func sha256(
@@ -34,14 +35,12 @@ enum ParallelFileHasher {
         let digests = Mutex<[[UInt8]]>(Array(repeating: [], count: files.count))
         let failure = Mutex<PackagingError?>(nil)
         DispatchQueue.concurrentPerform(iterations: workerCount) { _ in
-            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: readSize, alignment: 4096)
-            defer { buffer.deallocate() }
             while failure.withLock({ $0 == nil }) {
                 let slot = next.wrappingAdd(1, ordering: .relaxed).oldValue
                 guard slot < order.count else { return }
                 let index = order[slot]
                 do throws(PackagingError) {
-                    let digest = try hashFile(files[index], in: directory, buffer: buffer) { count in
+                    let digest = try hashFile(files[index], in: directory) { count in
                         let done = hashedBytes.wrappingAdd(count, ordering: .relaxed).newValue
                         progress?(done, totalBytes)
                     }
@@ -56,22 +55,30 @@ enum ParallelFileHasher {
     }
 
     private static func hashFile(
-        _ file: ContainedDirectory.File, in directory: ContainedDirectory, buffer: UnsafeMutableRawBufferPointer,
-        hashed: (Int) -> Void
+        _ file: ContainedDirectory.File, in directory: ContainedDirectory, hashed: (Int) -> Void
     ) throws(PackagingError) -> [UInt8] {
         let fd = try directory.openForReading(file)
         defer { close(fd) }
-        _ = posix_fadvise(fd, 0, 0, Int32(POSIX_FADV_SEQUENTIAL))
+        let path = directory.path(of: file.name)
+        var status = stat()
+        guard fstat(fd, &status) == 0 else {
+            throw .fileAccess(FileAccessError(path: path, operation: "stat", code: errno))
+        }
         var hasher = SHA256()
-        while true {
-            let count = read(fd, buffer.baseAddress, buffer.count)
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw .fileAccess(FileAccessError(path: directory.path(of: file.name), operation: "read", code: errno))
+        let size = Int(status.st_size)
+        if size > 0 {
+            guard let base = mmap(nil, size, PROT_READ, MAP_SHARED, fd, 0), base != MAP_FAILED else {
+                throw .fileAccess(FileAccessError(path: path, operation: "mmap", code: errno))
             }
-            if count == 0 { break }
-            hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
-            hashed(count)
+            defer { munmap(base, size) }
+            _ = madvise(base, size, MADV_SEQUENTIAL)
+            var offset = 0
+            while offset < size {
+                let count = min(stepSize, size - offset)
+                hasher.update(bufferPointer: UnsafeRawBufferPointer(start: base + offset, count: count))
+                hashed(count)
+                offset += count
+            }
         }
         return Array(hasher.finalize())
     }
