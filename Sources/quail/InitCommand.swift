@@ -122,7 +122,7 @@ struct InitCommand: ParsableCommand {
             statistics = .file(try CalibrationStatisticsFile(contentsOf: URL(fileURLWithPath: stats)))
         } else {
             let weights = try CheckpointWeights(contentsOf: modelURL)
-            try recipe.validate(for: weights.configuration)
+            try recipe.validate(for: weights.hyperparameters)
             statistics = .computed(
                 try CalibrationRun.run(
                     weights, data: try calibration.data(),

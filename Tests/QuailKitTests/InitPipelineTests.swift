@@ -82,7 +82,7 @@ struct InitRecipeTests {
 
     @Test("a rank above min(out, in) of a target names that module and its shape")
     func rankTooLarge() throws {
-        let c = try CheckpointWeights(contentsOf: tinyLlamaURL).configuration
+        let c = try CheckpointWeights(contentsOf: tinyLlamaURL).hyperparameters
         // tiny-llama: q 64 × 64, k/v 32 × 64 (2 kv heads of 16), gate/up 128 × 64, down 64 × 128.
         try recipe(rank: 32, targets: [.k, .v]).validate(for: c)
         try recipe(rank: 64, targets: [.q, .o, .gate, .up, .down]).validate(for: c)
@@ -102,7 +102,7 @@ struct InitRecipeTests {
 
     @Test("α must be positive and finite", arguments: [0.0, -1.0, Double.infinity, -Double.infinity, Double.nan])
     func invalidAlpha(alpha: Double) throws {
-        let c = try CheckpointWeights(contentsOf: tinyLlamaURL).configuration
+        let c = try CheckpointWeights(contentsOf: tinyLlamaURL).hyperparameters
         #expect {
             try recipe(alpha: alpha).validate(for: c)
         } throws: { error in
@@ -113,7 +113,7 @@ struct InitRecipeTests {
 
     @Test("LoftQ with 2 iterations, a ggml type for PEFT and a bitsandbytes type for GGUF are invalidSetting")
     func invalidSettings() throws {
-        let c = try CheckpointWeights(contentsOf: tinyLlamaURL).configuration
+        let c = try CheckpointWeights(contentsOf: tinyLlamaURL).hyperparameters
         func name(_ r: InitRecipe) -> String? {
             do { try r.validate(for: c) } catch {
                 if case .invalidSetting(let name, _, _) = error { return name }

@@ -46,14 +46,16 @@ public enum AdapterTarget: String, CaseIterable, Sendable, Comparable {
         }
     }
 
-    /// `(out, in)` of the layer for a model configuration.
-    public func shape(_ c: LlamaConfiguration) -> (rows: Int, columns: Int) {
+    /// The layer's tensor role (its shape is ``LlamaTensorNames/expectedShape(of:for:)``).
+    public var role: LlamaTensorNames.Role {
         switch self {
-        case .q: (c.queryWidth, c.hiddenSize)
-        case .k, .v: (c.keyValueWidth, c.hiddenSize)
-        case .o: (c.hiddenSize, c.queryWidth)
-        case .gate, .up: (c.intermediateSize, c.hiddenSize)
-        case .down: (c.hiddenSize, c.intermediateSize)
+        case .q: .query
+        case .k: .key
+        case .v: .value
+        case .o: .attentionOutput
+        case .gate: .gate
+        case .up: .up
+        case .down: .down
         }
     }
 

@@ -71,15 +71,15 @@ public enum InitPipeline {
         let started = clock.now
         let recipe = options.recipe
         let source = try CheckpointWeights(contentsOf: model)
-        let configuration = source.configuration
-        try recipe.validate(for: configuration)
-        let modelDigest = try CheckpointDigest.model(at: model)
-        let tokenizerDigest = CheckpointDigest.tokenizer(try source.tokenizerMetadata())
+        try recipe.validate(for: source.hyperparameters)
+        let evaluationText = try options.evaluation.map { try EvaluationText($0, model: source) }
         let provenance: CalibrationProvenance
         let gram: (GramKey) -> DoubleMatrix
         switch statistics {
         case .file(let file):
-            try file.check(configuration: configuration, modelDigest: modelDigest, tokenizerDigest: tokenizerDigest)
+            try file.check(
+                configuration: source.configuration, modelDigest: try CheckpointDigest.model(at: model),
+                tokenizerDigest: CheckpointDigest.tokenizer(try source.tokenizerMetadata()))
             provenance = file.provenance
             gram = file.gram
         case .computed(let result):
@@ -134,21 +134,21 @@ public enum InitPipeline {
         }
 
         var fullPrecisionPerplexity: Double?
-        if let evaluation = options.evaluation {
-            fullPrecisionPerplexity = try perplexity(source, adapter: nil, evaluation, progress("eval W"))
+        if let evaluation = evaluationText {
+            fullPrecisionPerplexity = try evaluation.perplexity(source, adapter: nil, progress("eval W"))
             for index in variants.indices {
                 let adapter = try LoRAAdapter(
                     contentsOf: root.appendingPathComponent(variants[index].adapterPath),
                     for: bases[index].hyperparameters)
                 let name = variants[index].runtime.rawValue
                 variants[index].perplexity = (
-                    try perplexity(bases[index], adapter: nil, evaluation, progress("eval \(name) base")),
-                    try perplexity(bases[index], adapter: adapter, evaluation, progress("eval \(name) + adapter"))
+                    try evaluation.perplexity(bases[index], adapter: nil, progress("eval \(name) base")),
+                    try evaluation.perplexity(bases[index], adapter: adapter, progress("eval \(name) + adapter"))
                 )
             }
         }
         let report = InitReport(
-            model: model, modelDigest: modelDigest, tokenizerDigest: tokenizerDigest, calibration: provenance,
+            model: model, calibration: provenance,
             recipe: recipe, variants: variants, evaluation: options.evaluation,
             fullPrecisionPerplexity: fullPrecisionPerplexity, seconds: (clock.now - started).seconds)
         try Data(report.json.text(indent: 2).utf8 + [0x0A]).write(to: root.appendingPathComponent("quail.json"))
@@ -231,17 +231,35 @@ public enum InitPipeline {
         return before > 0 ? after / before : 1
     }
 
-    /// Perplexity of `weights` (+ `adapter`) on the evaluation text.
-    private static func perplexity(
-        _ weights: CheckpointWeights, adapter: LoRAAdapter?, _ evaluation: Evaluation,
-        _ progress: any ProgressReporting
-    ) throws -> Double {
-        let encoding = try TextTokenization.encoding(for: weights)
-        let tokens = TextTokenization.tokens(of: try TextTokenization.text(at: evaluation.text), encoding: encoding)
-        return try PerplexityEvaluation.evaluate(
-            weights, tokens: tokens, source: evaluation.text.path, bos: BOSPolicy(encoding),
-            options: .init(contextLength: evaluation.contextLength, chunkLimit: evaluation.chunkLimit),
-            adapter: adapter, progress: progress
-        ).perplexity
+    /// The evaluation text tokenized once with the model's tokenizer (the bases carry the same one) and checked
+    /// before any work starts.
+    private struct EvaluationText {
+        let request: Evaluation
+        let tokens: [Int]
+        let bos: BOSPolicy
+
+        /// - Throws: ``EvaluationError`` for an empty or too short text or a bad context, the tokenizer's errors.
+        init(_ request: Evaluation, model: CheckpointWeights) throws {
+            let encoding = try TextTokenization.encoding(for: model)
+            self.request = request
+            tokens = TextTokenization.tokens(of: try TextTokenization.text(at: request.text), encoding: encoding)
+            bos = BOSPolicy(encoding)
+            try PerplexityEvaluation.validate(
+                tokens: tokens, source: request.text.path, configuration: model.configuration, options: options)
+        }
+
+        var options: PerplexityEvaluation.Options {
+            .init(contextLength: request.contextLength, chunkLimit: request.chunkLimit)
+        }
+
+        /// Perplexity of `weights` (+ `adapter`).
+        func perplexity(
+            _ weights: CheckpointWeights, adapter: LoRAAdapter?, _ progress: any ProgressReporting
+        ) throws -> Double {
+            try PerplexityEvaluation.evaluate(
+                weights, tokens: tokens, source: request.text.path, bos: bos, options: options, adapter: adapter,
+                progress: progress
+            ).perplexity
+        }
     }
 }

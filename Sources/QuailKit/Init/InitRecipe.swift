@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 import LowRankInit
 import Quantization
-import Transformer
 
 /// The runtimes a bundle is written for.
 public enum BundleRuntime: String, CaseIterable, Sendable {
@@ -72,14 +71,15 @@ public struct InitRecipe: Sendable {
     ///
     /// - Throws: ``InitError`` for a bad α, a rank above `min(out, in)` of a target, an empty target list,
     ///   quantizations that do not fit their runtime, or LoftQ with more than one iteration.
-    public func validate(for configuration: LlamaConfiguration) throws(InitError) {
+    public func validate(for hyperparameters: LlamaHyperparameters) throws(InitError) {
         guard alpha > 0, alpha.isFinite else { throw .invalidAlpha(alpha) }
         guard solver.rank >= 1 else {
             throw .invalidSetting(name: "--rank", value: "\(solver.rank)", rule: "must be ≥ 1")
         }
         guard !targets.isEmpty else { throw .unknownTargets([]) }
         for target in targets {
-            let (rows, columns) = target.shape(configuration)
+            let shape = LlamaTensorNames.expectedShape(of: target.role, for: hyperparameters)
+            let (rows, columns) = (shape[0], shape[1])
             guard solver.rank <= min(rows, columns) else {
                 throw .rankTooLarge(rank: solver.rank, module: target.peftName, rows: rows, columns: columns)
             }

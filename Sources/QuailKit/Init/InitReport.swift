@@ -14,7 +14,7 @@ public struct InitReport: Sendable {
     private let recipe: InitRecipe
 
     init(
-        model: URL, modelDigest: String, tokenizerDigest: String, calibration: CalibrationProvenance,
+        model: URL, calibration: CalibrationProvenance,
         recipe: InitRecipe, variants: [BundleVariant], evaluation: InitPipeline.Evaluation?,
         fullPrecisionPerplexity: Double?, seconds: Double
     ) {
@@ -79,8 +79,8 @@ public struct InitReport: Sendable {
             (
                 "base_model",
                 .object([
-                    ("name", .string(model.lastPathComponent)), ("digest", .string(modelDigest)),
-                    ("tokenizer_digest", .string(tokenizerDigest)),
+                    ("name", .string(model.lastPathComponent)), ("digest", .string(calibration.modelDigest)),
+                    ("tokenizer_digest", .string(calibration.tokenizerDigest)),
                 ])
             ),
             ("calibration", calibrationJSON), ("recipe", recipeJSON),
