@@ -9,10 +9,9 @@ import LinearAlgebra
 /// (positions `0..<T`, no KV cache). Weights come from a ``LayerWeightsSource`` block by block; ``residency``
 /// decides whether they stay in memory between calls.
 ///
-/// Threading: each linear layer is one `sgemm` on ``threadCount`` OpenBLAS threads; attention and the element-wise
-/// kernels split their work over ``threadCount`` Dispatch workers that call OpenBLAS single-threaded. The pass sets
-/// OpenBLAS's thread count as it goes and restores the caller's count at the end. Not reentrant: one forward pass
-/// at a time per process.
+/// Threading: linear layers, attention and the element-wise kernels split their work over ``threadCount`` Dispatch
+/// workers that call OpenBLAS single-threaded (OpenBLAS's own pool stays asleep). The pass sets OpenBLAS to one
+/// thread and restores the caller's count at the end. Not reentrant: one forward pass at a time per process.
 public final class LlamaModel<Source: LayerWeightsSource> {
     /// The model's shape.
     public let configuration: LlamaConfiguration

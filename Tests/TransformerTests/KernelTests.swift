@@ -135,4 +135,37 @@ struct KernelTests {
             }
         }
     }
+
+    @Test(
+        "linear splits the output features over the threads and equals a triple loop, with accumulation and a wider output stride"
+    )
+    func linearSplitsFeatures() {
+        var rng = SplitMix64(seed: 10)
+        let (rows, inputs, features, stride) = (6, 5, 3 * featureAlignment + 5, 3 * featureAlignment + 9)
+        let x = (0..<rows * inputs).map { _ in Float(rng.nextGaussian()) }
+        let weight = Matrix(
+            rows: features, columns: inputs, values: (0..<features * inputs).map { _ in Float(rng.nextGaussian()) })
+        let start = (0..<rows * stride).map { _ in Float(rng.nextGaussian()) }
+        for threads in [1, 2, 3] {
+            for accumulate in [false, true] {
+                var out = start
+                linear(
+                    x, rows: rows, weight: weight, into: &out, outStride: stride, accumulate: accumulate,
+                    threads: threads)
+                for t in 0..<rows {
+                    for j in 0..<stride {
+                        let i = t * stride + j
+                        guard j < features else {
+                            #expect(out[i] == start[i])
+                            continue
+                        }
+                        let dot = (0..<inputs).reduce(Float(0)) {
+                            $0 + x[t * inputs + $1] * weight.values[j * inputs + $1]
+                        }
+                        #expect(abs(out[i] - ((accumulate ? start[i] : 0) + dot)) < 1e-5)
+                    }
+                }
+            }
+        }
+    }
 }

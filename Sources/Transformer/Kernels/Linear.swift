@@ -2,12 +2,12 @@
 import LinearAlgebra
 
 /// `out (T, out) = x (T, in) · Wᵀ`, or `out += x · Wᵀ` when `accumulate` (PyTorch `nn.Linear` without bias; `W` is
-/// `(out, in)` as stored in the HF state dict), as one `sgemm` on OpenBLAS's own `threads` threads.
+/// `(out, in)` as stored in the HF state dict), as one single-threaded `sgemm` per worker on a slice of the output
+/// features.
 ///
-/// OpenBLAS splits the product over its threads and packs the shared input once for all of them; one
-/// single-threaded `sgemm` per thread on a slice of the output features packs `x` once per thread and measured
-/// about 10% slower on this model's shapes (bench/README.md). OpenBLAS is set back to one thread on return, as
-/// the rest of the forward pass expects.
+/// The pass's own workers do the splitting, so OpenBLAS never wakes its thread pool: its idle workers busy-wait
+/// with `sched_yield` for about 0.1 s after every multi-threaded call, which took about a sixth of the CPU time of
+/// a 2-thread pass while attention and the element-wise kernels ran on the same two cores (bench/README.md).
 ///
 /// - Parameters:
 ///   - x: `(rows, weight.columns)`, row stride `weight.columns`.
@@ -17,12 +17,20 @@ func linear(
     outStride: Int? = nil, accumulate: Bool = false, threads: Int
 ) {
     let k = weight.columns
+    let features = weight.rows
+    let units = (features + featureAlignment - 1) / featureAlignment
     weight.values.withUnsafeBufferPointer { w in
         guard let w = w.baseAddress else { return }
-        BLAS.setThreadCount(threads)
-        defer { BLAS.setThreadCount(1) }
-        BLAS.gemm(
-            .none, .transpose, m: rows, n: weight.rows, k: k, a: x, lda: k, b: w, ldb: k, beta: accumulate ? 1 : 0,
-            c: out, ldc: outStride ?? weight.rows)
+        Parallel.forRanges(units, threads: threads) { range in
+            let first = range.lowerBound * featureAlignment
+            let end = min(features, range.upperBound * featureAlignment)
+            BLAS.gemm(
+                .none, .transpose, m: rows, n: end - first, k: k, a: x, lda: k, b: w + first * k, ldb: k,
+                beta: accumulate ? 1 : 0, c: out + first, ldc: outStride ?? features)
+        }
     }
 }
+
+/// Output features per unit of the split: 16 floats are one 64-byte cache line, so two workers never write the same
+/// line of an output row.
+let featureAlignment = 16

@@ -2,8 +2,8 @@
 import Dispatch
 import Synchronization
 
-/// The forward pass's own threading for everything but the linear layers: work is split into pieces run on
-/// Dispatch's workers, while every OpenBLAS call inside runs single-threaded.
+/// The forward pass's threading: work is split into pieces run on Dispatch's workers, while every OpenBLAS call
+/// inside runs single-threaded.
 enum Parallel {
     /// Calls `body` on contiguous sub-ranges that cover `0..<count`, concurrently when there is enough work.
     ///
