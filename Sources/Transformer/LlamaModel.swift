@@ -24,6 +24,8 @@ public final class LlamaModel<Source: LayerWeightsSource> {
     private var residentLayers: [PackedLayer?]
     private var residentHead: LlamaHeadWeights?
     private var workspace: Workspace?
+    /// The last logits returned; reused by the next pass when the caller has let go of them.
+    private var logits: [Float] = []
 
     /// Creates a model. No weights are loaded until the first forward pass.
     ///
@@ -84,15 +86,17 @@ public final class LlamaModel<Source: LayerWeightsSource> {
             HiddenState(
                 stage: .finalNorm, rows: rows, columns: c.hiddenSize,
                 values: UnsafeBufferPointer(start: work.normed, count: rows * c.hiddenSize)))
-        // logits (R, V) = normed[outputRows] (R, C) · outputᵀ
-        let values = [Float](unsafeUninitializedCapacity: outputRows.count * c.vocabSize) { out, initialized in
+        // logits (R, V) = normed[outputRows] (R, C) · outputᵀ, into the previous pass's buffer when it is unshared
+        // (a fresh 50 MB array per 512-token chunk costs its page faults every time).
+        let count = outputRows.count * c.vocabSize
+        if logits.count != count { logits = [Float](repeating: 0, count: count) }
+        logits.withUnsafeMutableBufferPointer { out in
             guard let base = out.baseAddress else { return }
             linear(
                 work.normed + outputRows.lowerBound * c.hiddenSize, rows: outputRows.count, weight: head.output,
                 into: base, threads: threadCount)
-            initialized = out.count
         }
-        return Matrix(rows: outputRows.count, columns: c.vocabSize, values: values)
+        return Matrix(rows: outputRows.count, columns: c.vocabSize, values: logits)
     }
 
     /// One `LlamaDecoderLayer`: pre-norm attention and pre-norm SwiGLU MLP, each added to the residual stream.
@@ -169,5 +173,6 @@ public final class LlamaModel<Source: LayerWeightsSource> {
         residentLayers = Array(repeating: nil, count: configuration.layerCount)
         residentHead = nil
         workspace = nil
+        logits = []
     }
 }

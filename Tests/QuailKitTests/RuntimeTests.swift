@@ -2,6 +2,7 @@
 import Foundation
 import LinearAlgebra
 import QuailKit
+import TensorCore
 import Testing
 import Transformer
 
@@ -40,6 +41,21 @@ struct RuntimeTests {
         let matrix = Matrix(rows: 2, columns: 2, values: logits + logits)
         threaded.add(logits: matrix, targets: [1, 0], threads: 2)
         #expect(abs(threaded.negativeLogLikelihood - pair.negativeLogLikelihood) < 1e-12)
+    }
+
+    @Test("a vocabulary-sized row scores like a double-precision log-softmax, whatever the length's tail")
+    func accumulatorMatchesDoubleLogSoftmax() {
+        var rng = SplitMix64(seed: 11)
+        for length in [16, 1024, 3 * 1024 + 37] {
+            let logits = (0..<length).map { _ in Float(rng.nextGaussian() * 4) }
+            let target = length / 3
+            var accumulator = PerplexityAccumulator()
+            logits.withUnsafeBufferPointer { accumulator.add(logits: $0, target: target) }
+            let maximum = Double(logits.max() ?? 0)
+            let sum = logits.reduce(0.0) { $0 + Foundation.exp(Double($1) - maximum) }
+            let expected = maximum + Foundation.log(sum) - Double(logits[target])
+            #expect(abs(accumulator.negativeLogLikelihood - expected) < 1e-5)
+        }
     }
 
     @Test(

@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 
-/// Sixteen-lane `exp` for the softmax and SiLU kernels (sixteen lanes keep several independent polynomial chains in
-/// flight on SSE and AVX alike).
+/// Sixteen-lane `exp` for the softmax, SiLU and log-softmax kernels (sixteen lanes keep several independent
+/// polynomial chains in flight on SSE and AVX alike).
 ///
 /// Cephes `expf` scheme: `x = n·ln2 + r` with `|r| ≤ ln2/2` (ln2 split in a high and a low part), a degree-6
 /// polynomial for `eʳ`, and `2ⁿ` built in the exponent bits. Relative error is about 2 ulp over the normal range;
 /// inputs below −87.3 (including −∞) give 0, inputs above 88.37 give +∞ (a hair below the F32 limit 88.72).
-enum VectorMath {
-    @inline(__always)
-    static func exp(_ x: SIMD16<Float>) -> SIMD16<Float> {
+public enum VectorMath {
+    /// `eˣ` of every lane.
+    @inlinable @inline(__always)
+    public static func exp(_ x: SIMD16<Float>) -> SIMD16<Float> {
         var clamped = x
         clamped.replace(with: -87.3, where: x .< -87.3)
         clamped.replace(with: 88.37, where: x .> 88.37)
@@ -32,8 +33,8 @@ enum VectorMath {
     }
 
     /// `exp` of one value through the vector path (for loop tails), so every element gets the same rounding.
-    @inline(__always)
-    static func exp(_ x: Float) -> Float {
+    @inlinable @inline(__always)
+    public static func exp(_ x: Float) -> Float {
         exp(SIMD16(repeating: x))[0]
     }
 }
