@@ -120,11 +120,10 @@ public final class LlamaModel<Source: LayerWeightsSource> {
         let query = work.queryKeyValue
         let key = query + c.queryWidth
         let value = key + c.keyValueWidth
-        applyRotary(query, rows: rows, heads: c.headCount, rowStride: stride, table: rotary, threads: threads)
         applyRotary(key, rows: rows, heads: c.kvHeadCount, rowStride: stride, table: rotary, threads: threads)
         causalAttention(
             query: query, queryStride: stride, key: key, value: value, keyValueStride: stride, rows: rows,
-            configuration: c, into: work.attention, threads: threads)
+            rotary: rotary, configuration: c, into: work.attention, threads: threads)
         observe(.attentionOutput, work.attention, c.queryWidth)
         linear(
             work.attention, rows: rows, weight: w.attentionOutput, into: work.hidden, accumulate: true, threads: threads

@@ -69,21 +69,28 @@ struct KernelTests {
         var out = [Float](repeating: .nan, count: c.queryWidth)
         causalAttention(
             query: q, queryStride: c.queryWidth, key: k, value: v, keyValueStride: c.keyValueWidth, rows: 1,
-            configuration: c, into: &out, threads: 2)
+            rotary: RotaryTable(positions: 0..<1, headDim: c.headDim, theta: 10_000), configuration: c, into: &out,
+            threads: 2)
         for h in 0..<c.headCount {
             let g = h / c.headsPerKeyValueHead
             #expect(Array(out[h * c.headDim..<(h + 1) * c.headDim]) == Array(v[g * c.headDim..<(g + 1) * c.headDim]))
         }
     }
 
-    @Test("masked softmax sums to one over the visible scores, zeroes the rest, and survives huge scores")
+    @Test("masked exponentials return their sum, zero the masked scores, and survive huge scores")
     func softmaxIsStable() {
         var row: [Float] = [1000, 999, -1e30, 5, 1, 2, 3, 4, 5, 6, 7, 42, 42]
-        maskedSoftmax(&row, valid: 11, count: 13)
-        #expect(abs(row.reduce(0, +) - 1) < 1e-6)
+        let sum = maskedExponentials(&row, valid: 11, count: 13)
+        #expect(row[0] == 1)  // the maximum's numerator
+        #expect(abs(row.reduce(0, +) - sum) < 1e-6)
         #expect(row[11] == 0 && row[12] == 0)
-        #expect(abs(row[0] - 1 / (1 + Foundation.exp(-1))) < 1e-6)
+        #expect(abs(row[0] / sum - 1 / (1 + Foundation.exp(-1))) < 1e-6)
         #expect(row[2] == 0)
+        var long = (0..<40).map { Float($0 % 7) - 3 }  // the sixteen-lane path and a scalar tail
+        let longSum = maskedExponentials(&long, valid: 37, count: 40)
+        let expected = (0..<37).reduce(Float(0)) { $0 + Foundation.exp(Float($1 % 7) - 3 - 3) }
+        #expect(abs(longSum - expected) < 1e-5)
+        #expect(long[37...].allSatisfy { $0 == 0 })
     }
 
     @Test("vector exp agrees with Foundation.exp within 3 ulp and underflows to 0")

@@ -47,19 +47,38 @@ func applyRotary(
             guard let cosBase = cosines.baseAddress, let sinBase = sines.baseAddress else { return }
             Parallel.forRanges(rows, threads: threads, grain: 16) { range in
                 for t in range {
-                    let cosRow = cosBase + t * half
-                    let sinRow = sinBase + t * half
                     for h in 0..<heads {
                         let head = x + t * rowStride + h * 2 * half
-                        for i in 0..<half {
-                            let a = head[i]
-                            let b = head[i + half]
-                            head[i] = a * cosRow[i] - b * sinRow[i]
-                            head[i + half] = b * cosRow[i] + a * sinRow[i]
-                        }
+                        rotateHead(head, into: head, cosines: cosBase + t * half, sines: sinBase + t * half, half: half)
                     }
                 }
             }
         }
+    }
+}
+
+/// Rotates one head `x` (`2·half` values) by one position's angles into `out`, which may be `x` itself:
+/// `outᵢ = xᵢ·cos − xᵢ₊ₕ·sin`, `outᵢ₊ₕ = xᵢ₊ₕ·cos + xᵢ·sin` (the "rotate half" convention of ``applyRotary``).
+@inline(__always)
+func rotateHead(
+    _ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, cosines: UnsafePointer<Float>,
+    sines: UnsafePointer<Float>, half: Int
+) {
+    var i = 0
+    while i + 16 <= half {
+        let a = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self)
+        let b = UnsafeRawPointer(x + i + half).loadUnaligned(as: SIMD16<Float>.self)
+        let c = UnsafeRawPointer(cosines + i).loadUnaligned(as: SIMD16<Float>.self)
+        let s = UnsafeRawPointer(sines + i).loadUnaligned(as: SIMD16<Float>.self)
+        UnsafeMutableRawPointer(out + i).storeBytes(of: a * c - b * s, as: SIMD16<Float>.self)
+        UnsafeMutableRawPointer(out + i + half).storeBytes(of: b * c + a * s, as: SIMD16<Float>.self)
+        i += 16
+    }
+    while i < half {
+        let a = x[i]
+        let b = x[i + half]
+        out[i] = a * cosines[i] - b * sines[i]
+        out[i + half] = b * cosines[i] + a * sines[i]
+        i += 1
     }
 }

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 
-/// Numerically stable softmax of `row[0..<valid]` in place, with `row[valid..<count]` set to 0 (the causal mask:
-/// transformers adds −∞ to masked scores before `softmax`, which gives exactly these zeros).
+/// The softmax numerators of `row[0..<valid]` in place, `exp(sᵢ − max s)`, with `row[valid..<count]` set to 0 (the
+/// causal mask: transformers adds −∞ to masked scores before `softmax`, which gives exactly these zeros); returns
+/// their sum, the softmax denominator.
 ///
-/// `softmax(s)ᵢ = exp(sᵢ − max s) / Σⱼ exp(sⱼ − max s)`, accumulated in F32 sixteen lanes at a time.
-func maskedSoftmax(_ row: UnsafeMutablePointer<Float>, valid: Int, count: Int) {
+/// Accumulated in F32 sixteen lanes at a time.
+func maskedExponentials(_ row: UnsafeMutablePointer<Float>, valid: Int, count: Int) -> Float {
     precondition(valid > 0 && valid <= count, "softmax needs at least one unmasked score")
     let vectorEnd = valid & ~15
     var maxima = SIMD16<Float>(repeating: -.infinity)
@@ -29,7 +30,6 @@ func maskedSoftmax(_ row: UnsafeMutablePointer<Float>, valid: Int, count: Int) {
         row[j] = VectorMath.exp(row[j] - maximum)
         sum += row[j]
     }
-    let scale = 1 / sum
-    for j in 0..<valid { row[j] *= scale }
     for j in valid..<count { row[j] = 0 }
+    return sum
 }
