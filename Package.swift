@@ -27,8 +27,10 @@ let package = Package(
         .target(name: "LinearAlgebra", dependencies: ["COpenBLAS", "TensorCore"]),
         // Byte-level BPE tokenizers (HF tokenizer.json and GGUF tokenizer.ggml.*), no file I/O.
         .target(name: "Tokenizers", dependencies: ["TensorCore"]),
+        // Element-wise kernels in C, compiled for the x86-64 baseline and for AVX2 + FMA, picked at run time.
+        .target(name: "CKernels"),
         // llama-family forward pass on CPU (F32, OpenBLAS GEMM), activation observers.
-        .target(name: "Transformer", dependencies: ["TensorCore", "LinearAlgebra"]),
+        .target(name: "Transformer", dependencies: ["TensorCore", "LinearAlgebra", "CKernels"]),
         // LoRA initialisation solvers (zero, SVD, LoftQ, QuAILoRA, closed-form calibrated optimum).
         .target(name: "LowRankInit", dependencies: ["LinearAlgebra", "TensorCore"]),
         // Bundle manifests, signing and verification (OpenSSF model-signing compatible); only importer of Crypto.

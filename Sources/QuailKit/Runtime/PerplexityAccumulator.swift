@@ -18,30 +18,12 @@ public struct PerplexityAccumulator: Equatable, Sendable {
     /// Scores one next-token prediction: `−log softmax(logits)[target]`.
     ///
     /// llama.cpp's `log_softmax` in tools/perplexity: the maximum in F32, `Σ exp(l − max)` and
-    /// `nll = max + log(sum) − logits[target]` in double. The exponentials are the forward pass's sixteen-lane
-    /// `exp` (within 3 ulp of `expf`), summed in F32 lanes over runs of 1024 logits and the runs in double. Traps if
-    /// `target` is outside `logits`.
+    /// `nll = max + log(sum) − logits[target]` in double. The exponentials are the forward pass's vectorized `exp`
+    /// (within 3 ulp of `expf`), summed in F32 lanes over runs of 1024 logits and the runs in double
+    /// (``exponentialSum(_:)``). Traps if `target` is outside `logits`.
     public mutating func add(logits: UnsafeBufferPointer<Float>, target: Int) {
         precondition(target >= 0 && target < logits.count, "target outside the vocabulary")
-        guard let row = logits.baseAddress else { return }
-        let length = logits.count
-        let vectorEnd = length & ~15
-        var maxima = SIMD16<Float>(repeating: -.infinity)
-        for i in stride(from: 0, to: vectorEnd, by: 16) {
-            let v = UnsafeRawPointer(row + i).loadUnaligned(as: SIMD16<Float>.self)
-            maxima.replace(with: v, where: v .> maxima)
-        }
-        var maximum = maxima.max()
-        for i in vectorEnd..<length { maximum = max(maximum, row[i]) }
-        var sum: Double = 0
-        for run in stride(from: 0, to: vectorEnd, by: 1024) {
-            var lanes = SIMD16<Float>(repeating: 0)
-            for i in stride(from: run, to: min(run + 1024, vectorEnd), by: 16) {
-                lanes += VectorMath.exp(UnsafeRawPointer(row + i).loadUnaligned(as: SIMD16<Float>.self) - maximum)
-            }
-            sum += Double(lanes.sum())
-        }
-        for i in vectorEnd..<length { sum += Double(VectorMath.exp(row[i] - maximum)) }
+        let (maximum, sum) = exponentialSum(logits)
         let nll = -(Double(logits[target] - maximum) - Foundation.log(sum))
         negativeLogLikelihood += nll
         squaredNegativeLogLikelihood += nll * nll

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
+import CKernels
 
-/// `out[t] = x[t] / sqrt(mean(x[t]²) + ε) ⊙ weight` for each row `t` (transformers `LlamaRMSNorm`, F32).
+/// `out[t] = x[t] / sqrt(mean(x[t]²) + ε) ⊙ weight` for each row `t` (transformers `LlamaRMSNorm`, F32), by
+/// `quail_rms_norm` row by row.
 ///
 /// - Parameters:
 ///   - x: `(rows, columns)` input.
@@ -12,12 +14,7 @@ func rmsNorm(
 ) {
     Parallel.forRanges(rows, threads: threads, grain: max(1, 32_768 / max(1, columns))) { range in
         for t in range {
-            let row = x + t * columns
-            let target = out + t * columns
-            var sum: Float = 0
-            for c in 0..<columns { sum += row[c] * row[c] }
-            let scale = 1 / (sum / Float(columns) + epsilon).squareRoot()
-            for c in 0..<columns { target[c] = weight[c] * (row[c] * scale) }
+            quail_rms_norm(x + t * columns, weight, epsilon, columns, out + t * columns)
         }
     }
 }
