@@ -28,7 +28,7 @@ let package = Package(
         // Byte-level BPE tokenizers (HF tokenizer.json and GGUF tokenizer.ggml.*), no file I/O.
         .target(name: "Tokenizers", dependencies: ["TensorCore"]),
         // Element-wise kernels in C, compiled for the x86-64 baseline and for AVX2 + FMA, picked at run time.
-        .target(name: "CKernels"),
+        .target(name: "CKernels", linkerSettings: [.linkedLibrary("m")]),
         // llama-family forward pass on CPU (F32, OpenBLAS GEMM), activation observers.
         .target(name: "Transformer", dependencies: ["TensorCore", "LinearAlgebra", "CKernels"]),
         // LoRA initialisation solvers (zero, SVD, LoftQ, QuAILoRA, closed-form calibrated optimum).
@@ -57,7 +57,8 @@ let package = Package(
         .testTarget(name: "LowRankInitTests", dependencies: ["LowRankInit", "LinearAlgebra", "TensorCore"]),
         .testTarget(name: "PackagingTests", dependencies: ["Packaging", "TensorCore"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TensorCore"]),
-        .testTarget(name: "TransformerTests", dependencies: ["Transformer", "LinearAlgebra", "TensorCore"]),
+        .testTarget(
+            name: "TransformerTests", dependencies: ["Transformer", "LinearAlgebra", "TensorCore", "CKernels"]),
         .testTarget(name: "QuailKitTests", dependencies: ["QuailKit", "TensorCore", "SafeTensors", "GGUF"]),
     ]
 )

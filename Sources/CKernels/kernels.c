@@ -130,7 +130,10 @@ AVX2 static double exp_sum_avx2(const float *row, long count, float *maximum) {
     return exp_sum(row, count, maximum);
 }
 
-/// 1 when the CPU has AVX2 and FMA, 0 when not; asked once (a racing first call stores the same value).
+static int forced_baseline = 0;
+
+/// 1 when the AVX2 variant runs: the CPU has AVX2 and FMA (asked once; a racing first call stores the same value)
+/// and the baseline is not forced.
 static int has_avx2(void) {
     static int known = -1;
     int value = __atomic_load_n(&known, __ATOMIC_RELAXED);
@@ -139,8 +142,10 @@ static int has_avx2(void) {
         value = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
         __atomic_store_n(&known, value, __ATOMIC_RELAXED);
     }
-    return value;
+    return value && !__atomic_load_n(&forced_baseline, __ATOMIC_RELAXED);
 }
+
+void quail_kernels_use_baseline(int baseline) { __atomic_store_n(&forced_baseline, baseline != 0, __ATOMIC_RELAXED); }
 
 float quail_masked_exponentials(float *row, long valid, long count) {
     return has_avx2() ? masked_exponentials_avx2(row, valid, count) : masked_exponentials_baseline(row, valid, count);

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+import CKernels
 import Foundation
 import LinearAlgebra
 import Synchronization
@@ -195,5 +196,28 @@ struct KernelTests {
                 }
             }
         }
+    }
+
+    @Test("the baseline and AVX2 variants of the C kernels give bit-identical results")
+    func kernelVariantsAgree() {
+        var rng = SplitMix64(seed: 13)
+        let width = 1024 + 37
+        let input = (0..<2 * width).map { _ in Float(rng.nextGaussian() * 5) }
+        let gain = (0..<width).map { _ in Float(rng.nextGaussian()) }
+        func run() -> [Float] {
+            var scores = Array(input[0..<width])
+            let sum = maskedExponentials(&scores, valid: width - 20, count: width)
+            var product = [Float](repeating: 0, count: width)
+            swiGLU(gateUp: input, rows: 1, width: width, into: &product, threads: 1)
+            var normed = [Float](repeating: 0, count: width)
+            rmsNorm(input, weight: gain, epsilon: 1e-5, rows: 1, columns: width, into: &normed, threads: 1)
+            let (maximum, expSum) = input.withUnsafeBufferPointer { exponentialSum($0) }
+            return scores + [sum] + product + normed + [maximum, Float(expSum), Float(expSum - Double(Float(expSum)))]
+        }
+        let best = run()
+        quail_kernels_use_baseline(1)
+        let baseline = run()
+        quail_kernels_use_baseline(0)
+        #expect(best.map(\.bitPattern) == baseline.map(\.bitPattern))
     }
 }

@@ -17,3 +17,7 @@ void quail_rms_norm(const float *x, const float *weight, float epsilon, long cou
 /// The largest of `row[0..<count]` (`count` ≥ 1) and `Σ exp(row[i] - largest)`: F32 lanes over runs of 1024
 /// values, the runs added in double. Writes the largest value to `*maximum`.
 double quail_exp_sum(const float *row, long count, float *maximum);
+
+/// Makes every later call run the baseline variant (`baseline` ≠ 0) or the best one the CPU has (0). For tests
+/// that compare the variants; both give bit-identical results, so switching while other calls run is harmless.
+void quail_kernels_use_baseline(int baseline);
