@@ -17,12 +17,25 @@ struct PackedLayer {
 
     init(_ w: LlamaLayerWeights) {
         attentionNorm = w.attentionNorm
-        queryKeyValue = Matrix(
-            rows: w.query.rows + w.key.rows + w.value.rows, columns: w.query.columns,
-            values: w.query.values + w.key.values + w.value.values)
+        queryKeyValue = Self.stacked([w.query, w.key, w.value])
         attentionOutput = w.attentionOutput
         feedForwardNorm = w.feedForwardNorm
-        gateUp = Matrix(rows: w.gate.rows + w.up.rows, columns: w.gate.columns, values: w.gate.values + w.up.values)
+        gateUp = Self.stacked([w.gate, w.up])
         down = w.down
+    }
+
+    /// The matrices' rows one after the other, copied once into a single uninitialized buffer.
+    private static func stacked(_ parts: [Matrix]) -> Matrix {
+        let count = parts.reduce(0) { $0 + $1.values.count }
+        let values = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            var offset = 0
+            for part in parts {
+                _ = UnsafeMutableBufferPointer(rebasing: buffer[offset..<offset + part.values.count])
+                    .initialize(fromContentsOf: part.values)
+                offset += part.values.count
+            }
+            initialized = count
+        }
+        return Matrix(rows: parts.reduce(0) { $0 + $1.rows }, columns: parts[0].columns, values: values)
     }
 }

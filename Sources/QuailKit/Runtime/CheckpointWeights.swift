@@ -147,7 +147,8 @@ public final class CheckpointWeights: LayerWeightsSource, @unchecked Sendable {
         _ quantized: BitsAndBytesCheckpoint, hyperparameters: LlamaHyperparameters
     ) throws -> (planned: [PlannedTensor], quantizedTypes: [String]) {
         let embedding = "model.embed_tokens.weight"
-        if case .float = quantized.storage(of: embedding) {} else {
+        if case .float = quantized.storage(of: embedding) {
+        } else {
             throw EvaluationError.unsupportedTensorTypes(
                 path: quantized.directory.path, tensors: ["\(embedding) (bitsandbytes-quantized embedding)"])
         }
@@ -250,23 +251,27 @@ public final class CheckpointWeights: LayerWeightsSource, @unchecked Sendable {
             return try quantized.dequantized(name)
         }
         let count = t.shape.reduce(1, *)
-        var values = [Float](repeating: 0, count: count)
-        let result = values.withUnsafeMutableBufferPointer { out in
-            Result { () throws(QuantizationError) in
+        var failure: QuantizationError?
+        // Every element is written by the codec (it checks the element count), so the buffer starts uninitialized.
+        let values = [Float](unsafeUninitializedCapacity: count) { out, initialized in
+            do throws(QuantizationError) {
                 try GGMLCodec.dequantize(t.sourceBytes, as: t.sourceType, into: out)
+            } catch {
+                failure = error
+                out.initialize(repeating: 0)
             }
+            initialized = count
         }
-        try result.mapError { codecFailure($0, name) }.get()
+        if let failure { throw codecFailure(failure, name) }
         guard let (heads, direction) = t.permutation, let columns = t.shape.last else { return values }
-        var permuted = [Float](repeating: 0, count: count)
-        values.withUnsafeBytes { source in
-            permuted.withUnsafeMutableBytes { destination in
+        return [Float](unsafeUninitializedCapacity: count) { destination, initialized in
+            values.withUnsafeBytes { source in
                 QKPermutation.permuteRows(
-                    source, into: destination, heads: heads, rowByteCount: columns * MemoryLayout<Float>.size,
-                    direction: direction)
+                    source, into: UnsafeMutableRawBufferPointer(destination), heads: heads,
+                    rowByteCount: columns * MemoryLayout<Float>.size, direction: direction)
             }
+            initialized = count
         }
-        return permuted
     }
 
     /// A codec failure on tensor `name` (ruled out by the checks made when opening) as a checkpoint error.
