@@ -115,8 +115,8 @@ public final class LlamaModel<Source: LayerWeightsSource> {
         // Attention: normed (T, C) → [q | k | v] (T, H·hd + 2·Hkv·hd) → heads (T, H·hd) → hidden += heads · Woᵀ
         normalize(work.hidden, w.attentionNorm, rows: rows, into: work.normed)
         observe(.attentionInput, work.normed, c.hiddenSize)
-        linear(work.normed, rows: rows, weight: w.queryKeyValue, into: work.queryKeyValue, threads: threads)
-        let stride = w.queryKeyValue.rows
+        let stride = c.queryWidth + 2 * c.keyValueWidth
+        linear(work.normed, rows: rows, weights: w.queryKeyValue, into: work.queryKeyValue, threads: threads)
         let query = work.queryKeyValue
         let key = query + c.queryWidth
         let value = key + c.keyValueWidth
@@ -132,7 +132,7 @@ public final class LlamaModel<Source: LayerWeightsSource> {
         // MLP: normed (T, C) → [gate | up] (T, 2F) → silu(gate) ⊙ up (T, F) → hidden += product · Wdᵀ
         normalize(work.hidden, w.feedForwardNorm, rows: rows, into: work.normed)
         observe(.feedForwardInput, work.normed, c.hiddenSize)
-        linear(work.normed, rows: rows, weight: w.gateUp, into: work.gateUp, threads: threads)
+        linear(work.normed, rows: rows, weights: w.gateUp, into: work.gateUp, threads: threads)
         swiGLU(gateUp: work.gateUp, rows: rows, width: c.intermediateSize, into: work.product, threads: threads)
         observe(.feedForwardProduct, work.product, c.intermediateSize)
         linear(work.product, rows: rows, weight: w.down, into: work.hidden, accumulate: true, threads: threads)
@@ -155,7 +155,7 @@ public final class LlamaModel<Source: LayerWeightsSource> {
         if let cached = residentLayers[index] { return cached }
         let weights = try source.layerWeights(at: index)
         precondition(weights.matches(configuration), "layer \(index) weights do not match the configuration")
-        let packed = PackedLayer(weights)
+        let packed = PackedLayer(weights, stacked: residency == .resident)
         if residency == .resident { residentLayers[index] = packed }
         return packed
     }

@@ -1,26 +1,29 @@
 // SPDX-License-Identifier: Apache-2.0
 import LinearAlgebra
 
-/// One block's weights as the forward pass multiplies them: q, k and v stacked into one `(H·hd + 2·Hkv·hd, C)`
-/// matrix and gate and up into one `(2F, C)` matrix, so that each shared input is multiplied once.
+/// One block's weights as the forward pass multiplies them. q, k and v (and gate and up) read the same input and
+/// write side by side into one activation buffer, `[q | k | v]` `(T, H·hd + 2·Hkv·hd)` and `[gate | up]` `(T, 2F)`.
 ///
-/// Stacking `(out, in)` row-major matrices along `out` is concatenation of their values.
+/// Kept weights are stacked into one `(H·hd + 2·Hkv·hd, C)` and one `(2F, C)` matrix, so each shared input is
+/// packed once per product; stacking `(out, in)` row-major matrices along `out` is concatenation of their values.
+/// Weights used once (streamed) stay separate: one product each into its columns of the buffer costs less than
+/// copying them into a stack.
 struct PackedLayer {
     let attentionNorm: [Float]
-    /// Rows `[q; k; v]`.
-    let queryKeyValue: Matrix
+    /// `[q; k; v]` as one matrix, or `[q, k, v]`.
+    let queryKeyValue: [Matrix]
     let attentionOutput: Matrix
     let feedForwardNorm: [Float]
-    /// Rows `[gate; up]`.
-    let gateUp: Matrix
+    /// `[gate; up]` as one matrix, or `[gate, up]`.
+    let gateUp: [Matrix]
     let down: Matrix
 
-    init(_ w: LlamaLayerWeights) {
+    init(_ w: LlamaLayerWeights, stacked: Bool) {
         attentionNorm = w.attentionNorm
-        queryKeyValue = Self.stacked([w.query, w.key, w.value])
+        queryKeyValue = stacked ? [Self.stacked([w.query, w.key, w.value])] : [w.query, w.key, w.value]
         attentionOutput = w.attentionOutput
         feedForwardNorm = w.feedForwardNorm
-        gateUp = Self.stacked([w.gate, w.up])
+        gateUp = stacked ? [Self.stacked([w.gate, w.up])] : [w.gate, w.up]
         down = w.down
     }
 

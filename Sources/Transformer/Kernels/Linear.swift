@@ -31,6 +31,19 @@ func linear(
     }
 }
 
+/// `out (T, Σ outᵢ) = x · [W₀; W₁; …]ᵀ`: each weight's product written into its own columns of `out`, side by side
+/// in order (a stacked matrix of one part is one product).
+func linear(
+    _ x: UnsafePointer<Float>, rows: Int, weights: [Matrix], into out: UnsafeMutablePointer<Float>, threads: Int
+) {
+    let stride = weights.reduce(0) { $0 + $1.rows }
+    var column = 0
+    for weight in weights {
+        linear(x, rows: rows, weight: weight, into: out + column, outStride: stride, threads: threads)
+        column += weight.rows
+    }
+}
+
 /// Output features per unit of the split: 16 floats are one 64-byte cache line, so two workers never write the same
 /// line of an output row.
 let featureAlignment = 16
