@@ -11,7 +11,9 @@ ctx/2 - 1 scored rows that llama.cpp's perplexity rule needs. Quail's speed is t
 first (the first one also decodes the weights); the first chunk's time is printed separately.
 
 The machine is shared: every measurement is the best of --repeats runs, and peak and model runs alternate so
-both see the same load. Usage: .venv/bin/python bench/forward_bench.py [--chunks 4] [--repeats 2] [--json]
+both see the same load. With --llama-cpp, llama.cpp (bench/llama_cpp_pp_bench.py) also runs the first chunk on the
+same weights, and quail's speed is given relative to it.
+Usage: .venv/bin/python bench/forward_bench.py [--chunks 4] [--repeats 2] [--llama-cpp] [--json]
 Build quail first: swift build -c release --product quail
 """
 import argparse
@@ -106,7 +108,12 @@ def main():
     parser.add_argument("--chunks", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--llama-cpp", action="store_true",
+                        help="also time llama.cpp (PyPI xllamacpp) on the same chunk and weights "
+                             "(bench/llama_cpp_pp_bench.py) and print quail's speed relative to it")
     args = parser.parse_args()
+    if args.llama_cpp:
+        import llama_cpp_pp_bench  # imported here: it imports this module
     gguf = smollm2_gguf()
     config = {"hidden": 576, "ffn": 1536, "head_dim": 64, "heads": 9, "kv_heads": 3, "layers": 30, "vocab": 49152}
     shapes, linear_flops, chunk_flops = model_shapes(config, CTX)
@@ -119,7 +126,8 @@ def main():
                        capture_output=True)
         rng = np.random.default_rng(1)  # token ids do not change the work; random ids avoid needing a tokenizer
         tokens_file = tmp / "ids.json"
-        tokens_file.write_text(json.dumps(rng.integers(0, config["vocab"], CTX * args.chunks).tolist()))
+        token_ids = rng.integers(0, config["vocab"], CTX * args.chunks).tolist()
+        tokens_file.write_text(json.dumps(token_ids))
         for threads in (1, 2):
             for label, model, residency in (("Q4_1 as stored", gguf, "resident"), ("F32", f32, "resident"),
                                             ("Q4_1 streamed", gguf, "streamed")):
@@ -133,11 +141,15 @@ def main():
                     steady = min(steady, min(seconds[1:]) if len(seconds) > 1 else seconds[0])
                     first = min(first, seconds[0])
                 achieved = chunk_flops / steady / 1e9
+                reference = None
+                if args.llama_cpp:
+                    reference = llama_cpp_pp_bench.perplexity_chunk_speed(model, token_ids[:CTX], threads,
+                                                                          args.repeats)
                 results.append({
                     "weights": label, "residency": residency, "threads": threads,
                     "tokens_per_second": CTX / steady, "first_chunk_seconds": first,
                     "achieved_gflops": achieved, "sgemm_peak_gflops": peak, "sgemm_2048_gflops": square,
-                    "ratio_to_peak": achieved / peak,
+                    "ratio_to_peak": achieved / peak, "llama_cpp_tokens_per_second": reference,
                 })
     if args.json:
         print(json.dumps({"chunk_gflop": chunk_flops / 1e9, "linear_gflop": linear_flops / 1e9,
@@ -145,12 +157,15 @@ def main():
         return
     print(f"SmolLM2-135M, {CTX}-token chunks: {chunk_flops / 1e9:.1f} GFLOP per chunk "
           f"({linear_flops / 1e9:.1f} in linear layers and head)")
+    llama = args.llama_cpp
     print(f"{'weights':16} {'threads':>7} {'tok/s':>8} {'first chunk s':>13} {'GFLOP/s':>8} {'peak':>7} "
-          f"{'2048² peak':>10} {'ratio':>6}")
+          f"{'2048² peak':>10} {'ratio':>6}" + (f" {'llama.cpp tok/s':>15} {'quail/llama.cpp':>15}" if llama else ""))
     for r in results:
         print(f"{r['weights']:16} {r['threads']:>7} {r['tokens_per_second']:8.1f} {r['first_chunk_seconds']:13.2f} "
               f"{r['achieved_gflops']:8.1f} {r['sgemm_peak_gflops']:7.1f} {r['sgemm_2048_gflops']:10.1f} "
-              f"{r['ratio_to_peak']:6.1%}")
+              f"{r['ratio_to_peak']:6.1%}" + (f" {r['llama_cpp_tokens_per_second']:15.1f} "
+                                              f"{r['tokens_per_second'] / r['llama_cpp_tokens_per_second']:15.2f}"
+                                              if llama else ""))
 
 
 if __name__ == "__main__":
