@@ -102,35 +102,44 @@ static inline __attribute__((always_inline)) double exp_sum(const float *row, lo
 }
 
 // One definition per variant: the baseline and AVX2 + FMA bodies are the same inlined code compiled for two
-// targets.
+// targets. Other architectures have the baseline only.
+#if defined(__x86_64__) || defined(__i386__)
 #define AVX2 __attribute__((target("avx2,fma")))
+#define VARIANT(avx2, baseline) (has_avx2() ? (avx2) : (baseline))
+#else
+#define VARIANT(avx2, baseline) (baseline)
+#endif
 
 static float masked_exponentials_baseline(float *row, long valid, long count) {
-    return masked_exponentials(row, valid, count);
-}
-AVX2 static float masked_exponentials_avx2(float *row, long valid, long count) {
     return masked_exponentials(row, valid, count);
 }
 static void swiglu_baseline(const float *gate, const float *up, float *out, long count) {
     swiglu(gate, up, out, count);
 }
-AVX2 static void swiglu_avx2(const float *gate, const float *up, float *out, long count) {
-    swiglu(gate, up, out, count);
-}
 static void rms_norm_baseline(const float *x, const float *weight, float epsilon, long count, float *out) {
-    rms_norm(x, weight, epsilon, count, out);
-}
-AVX2 static void rms_norm_avx2(const float *x, const float *weight, float epsilon, long count, float *out) {
     rms_norm(x, weight, epsilon, count, out);
 }
 static double exp_sum_baseline(const float *row, long count, float *maximum) {
     return exp_sum(row, count, maximum);
 }
+
+static int forced_baseline = 0;
+
+void quail_kernels_use_baseline(int baseline) { __atomic_store_n(&forced_baseline, baseline != 0, __ATOMIC_RELAXED); }
+
+#if defined(__x86_64__) || defined(__i386__)
+AVX2 static float masked_exponentials_avx2(float *row, long valid, long count) {
+    return masked_exponentials(row, valid, count);
+}
+AVX2 static void swiglu_avx2(const float *gate, const float *up, float *out, long count) {
+    swiglu(gate, up, out, count);
+}
+AVX2 static void rms_norm_avx2(const float *x, const float *weight, float epsilon, long count, float *out) {
+    rms_norm(x, weight, epsilon, count, out);
+}
 AVX2 static double exp_sum_avx2(const float *row, long count, float *maximum) {
     return exp_sum(row, count, maximum);
 }
-
-static int forced_baseline = 0;
 
 /// 1 when the AVX2 variant runs: the CPU has AVX2 and FMA (asked once; a racing first call stores the same value)
 /// and the baseline is not forced.
@@ -144,23 +153,21 @@ static int has_avx2(void) {
     }
     return value && !__atomic_load_n(&forced_baseline, __ATOMIC_RELAXED);
 }
-
-void quail_kernels_use_baseline(int baseline) { __atomic_store_n(&forced_baseline, baseline != 0, __ATOMIC_RELAXED); }
+#endif
 
 float quail_masked_exponentials(float *row, long valid, long count) {
-    return has_avx2() ? masked_exponentials_avx2(row, valid, count) : masked_exponentials_baseline(row, valid, count);
+    return VARIANT(masked_exponentials_avx2(row, valid, count),
+                   masked_exponentials_baseline(row, valid, count));
 }
 
 void quail_swiglu(const float *gate, const float *up, float *out, long count) {
-    if (has_avx2()) swiglu_avx2(gate, up, out, count);
-    else swiglu_baseline(gate, up, out, count);
+    VARIANT(swiglu_avx2(gate, up, out, count), swiglu_baseline(gate, up, out, count));
 }
 
 void quail_rms_norm(const float *x, const float *weight, float epsilon, long count, float *out) {
-    if (has_avx2()) rms_norm_avx2(x, weight, epsilon, count, out);
-    else rms_norm_baseline(x, weight, epsilon, count, out);
+    VARIANT(rms_norm_avx2(x, weight, epsilon, count, out), rms_norm_baseline(x, weight, epsilon, count, out));
 }
 
 double quail_exp_sum(const float *row, long count, float *maximum) {
-    return has_avx2() ? exp_sum_avx2(row, count, maximum) : exp_sum_baseline(row, count, maximum);
+    return VARIANT(exp_sum_avx2(row, count, maximum), exp_sum_baseline(row, count, maximum));
 }
