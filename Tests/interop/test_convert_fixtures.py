@@ -8,6 +8,7 @@ from safetensors import safe_open
 from tokenizers import Tokenizer
 
 from conftest import FIXTURES, quail_json, run_quail
+from gguf_rewrite import field_value, rewrite_with_gguf_py
 from reference import as_array, as_float32, converter_type, permute_qk, read_checkpoint_raw
 
 MODELS = ["tiny-llama", "tiny-llama-untied", "tiny-llama-f16"]
@@ -29,12 +30,6 @@ REQUIRED_TYPES = {
     "tokenizer.ggml.bos_token_id": gguf.GGUFValueType.UINT32,
     "tokenizer.ggml.eos_token_id": gguf.GGUFValueType.UINT32,
 }
-
-
-def field_value(field):
-    if field.types[0] == gguf.GGUFValueType.ARRAY:
-        return [field.contents(i) for i in range(len(field.data))]
-    return field.contents()
 
 
 @pytest.mark.parametrize("model", MODELS)
@@ -124,19 +119,7 @@ def test_gguf_written_by_gguf_py_converts_and_inspects(tmp_path):
     config = json.loads((src / "config.json").read_text())
     run_quail("convert", src, tmp_path / "quail.gguf")
     reader = gguf.GGUFReader(tmp_path / "quail.gguf")
-    writer = gguf.GGUFWriter(tmp_path / "py.gguf", "llama")
-    for field in reader.fields.values():
-        if field.name.startswith("GGUF.") or field.name == "general.architecture":
-            continue
-        value_type = field.types[0]
-        sub = field.types[-1] if value_type == gguf.GGUFValueType.ARRAY else None
-        writer.add_key_value(field.name, field_value(field), value_type, sub_type=sub)
-    for tensor in reader.tensors:
-        writer.add_tensor(tensor.name, np.array(tensor.data), raw_dtype=tensor.tensor_type)
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
+    rewrite_with_gguf_py(reader, tmp_path / "py.gguf")
 
     report = quail_json("inspect", tmp_path / "py.gguf")
     assert report["architecture"] == "llama"
@@ -177,22 +160,14 @@ def test_gguf_from_llama_cpp_style_bf16_gets_model_dtype_norms(tmp_path):
     reader = gguf.GGUFReader(tmp_path / "quail.gguf")
     for odd in (False, True):
         path = tmp_path / f"py-{odd}.gguf"
-        writer = gguf.GGUFWriter(path, "llama")
-        for field in reader.fields.values():
-            if field.name.startswith("GGUF.") or field.name == "general.architecture":
-                continue
-            value_type = field.types[0]
-            sub = field.types[-1] if value_type == gguf.GGUFValueType.ARRAY else None
-            writer.add_key_value(field.name, field_value(field), value_type, sub_type=sub)
-        for tensor in reader.tensors:
-            data = np.array(tensor.data)
+
+        def data(tensor, odd=odd):
+            values = np.array(tensor.data)
             if odd and tensor.name == "output_norm.weight":
-                data[0] = np.float32(1 + 2.0 ** -20)  # not a BF16 value
-            writer.add_tensor(tensor.name, data, raw_dtype=tensor.tensor_type)
-        writer.write_header_to_file()
-        writer.write_kv_data_to_file()
-        writer.write_tensors_to_file()
-        writer.close()
+                values[0] = np.float32(1 + 2.0 ** -20)  # not a BF16 value
+            return values
+
+        rewrite_with_gguf_py(reader, path, tensor_data=data)
 
         hf = tmp_path / f"hf-{odd}"
         report = quail_json("convert", path, hf)

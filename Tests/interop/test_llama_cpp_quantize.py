@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from conftest import run_quail
+from gguf_rewrite import rewrite_with_gguf_py
 from llama_cpp_quantize import quantize as llama_quantize
 
 T = gguf.GGMLQuantizationType
@@ -64,18 +65,7 @@ def smollm2_f32(smollm2_gguf, tmp_path_factory):
     full = directory / "smol-f32-full.gguf"
     run_quail("convert", smollm2_gguf, full, "--dtype", "f32")
     reader = gguf.GGUFReader(full)
-    writer = gguf.GGUFWriter(directory / "smol-f32.gguf", arch="llama")
-    for name, field in reader.fields.items():
-        if name.startswith(("GGUF.", "tokenizer.")) or name == "general.architecture":
-            continue
-        sub_type = field.types[1] if field.types[0] == gguf.GGUFValueType.ARRAY else None
-        writer.add_key_value(name, field.contents(), field.types[0], sub_type)
-    for tensor in reader.tensors:
-        writer.add_tensor(tensor.name, np.asarray(tensor.data), raw_dtype=tensor.tensor_type)
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
+    rewrite_with_gguf_py(reader, directory / "smol-f32.gguf", drop_prefixes=("tokenizer.",))
     full.unlink()
     return directory / "smol-f32.gguf"
 
