@@ -147,8 +147,7 @@ public final class CheckpointWeights: LayerWeightsSource, @unchecked Sendable {
         _ quantized: BitsAndBytesCheckpoint, hyperparameters: LlamaHyperparameters
     ) throws -> (planned: [PlannedTensor], quantizedTypes: [String]) {
         let embedding = "model.embed_tokens.weight"
-        if case .float = quantized.storage(of: embedding) {
-        } else {
+        guard case .float = quantized.storage(of: embedding) else {
             throw EvaluationError.unsupportedTensorTypes(
                 path: quantized.directory.path, tensors: ["\(embedding) (bitsandbytes-quantized embedding)"])
         }
