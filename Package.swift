@@ -59,6 +59,7 @@ let package = Package(
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TensorCore"]),
         .testTarget(
             name: "TransformerTests", dependencies: ["Transformer", "LinearAlgebra", "TensorCore", "CKernels"]),
-        .testTarget(name: "QuailKitTests", dependencies: ["QuailKit", "TensorCore", "SafeTensors", "GGUF"]),
+        .testTarget(
+            name: "QuailKitTests", dependencies: ["QuailKit", "TensorCore", "SafeTensors", "GGUF", "Transformer"]),
     ]
 )

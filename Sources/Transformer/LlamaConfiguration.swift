@@ -4,7 +4,7 @@
 ///
 /// Field meanings follow transformers' `LlamaConfig` (`hidden_size`, `intermediate_size`, `num_hidden_layers`,
 /// `num_attention_heads`, `num_key_value_heads`, `head_dim`, `vocab_size`, `rms_norm_eps`, `rope_theta`,
-/// `tie_word_embeddings`). QuailKit builds it from a checkpoint's hyperparameters after validating them.
+/// `tie_word_embeddings`, `rope_scaling`; Qwen2's q/k/v biases). QuailKit builds it from a checkpoint's hyperparameters after validating them.
 public struct LlamaConfiguration: Equatable, Sendable {
     /// Width of the residual stream, `C`.
     public var hiddenSize: Int
@@ -24,17 +24,25 @@ public struct LlamaConfiguration: Equatable, Sendable {
     public var rmsNormEpsilon: Float
     /// RoPE base frequency.
     public var ropeTheta: Float
+    /// RoPE frequency scaling (`rope_scaling`).
+    public var ropeScaling: RotaryScaling
     /// True when the output head reuses the token embedding matrix.
     public var tiedEmbeddings: Bool
+    /// True when q, k and v have bias vectors (Qwen2's `q_proj.bias`, `k_proj.bias`, `v_proj.bias`).
+    public var queryKeyValueBias: Bool
 
     /// Creates a configuration. Traps if the numbers cannot describe a model (QuailKit validates input first).
     public init(
         hiddenSize: Int, intermediateSize: Int, layerCount: Int, headCount: Int, kvHeadCount: Int, headDim: Int,
-        vocabSize: Int, rmsNormEpsilon: Float, ropeTheta: Float, tiedEmbeddings: Bool
+        vocabSize: Int, rmsNormEpsilon: Float, ropeTheta: Float, tiedEmbeddings: Bool, queryKeyValueBias: Bool = false,
+        ropeScaling: RotaryScaling = .none
     ) {
         precondition(hiddenSize > 0 && intermediateSize > 0 && layerCount >= 0 && vocabSize > 0, "bad sizes")
         precondition(headCount > 0 && kvHeadCount > 0 && headCount % kvHeadCount == 0, "bad head counts")
         precondition(headDim > 0 && headDim % 2 == 0, "head_dim must be even")
+        if case .frequencyDivisors(let divisors) = ropeScaling {
+            precondition(divisors.count == headDim / 2 && divisors.allSatisfy { $0 > 0 }, "bad RoPE divisors")
+        }
         self.hiddenSize = hiddenSize
         self.intermediateSize = intermediateSize
         self.layerCount = layerCount
@@ -45,6 +53,8 @@ public struct LlamaConfiguration: Equatable, Sendable {
         self.rmsNormEpsilon = rmsNormEpsilon
         self.ropeTheta = ropeTheta
         self.tiedEmbeddings = tiedEmbeddings
+        self.queryKeyValueBias = queryKeyValueBias
+        self.ropeScaling = ropeScaling
     }
 
     /// Width of the concatenated query heads, `H·hd`.

@@ -70,7 +70,7 @@ public final class LlamaModel<Source: LayerWeightsSource> {
         _ = UnsafeMutableBufferPointer(start: work.hidden, count: rows * c.hiddenSize).update(from: embedded.values)
         observer?.observe(HiddenState(stage: .embeddings, rows: rows, columns: c.hiddenSize, values: stream))
 
-        let rotary = RotaryTable(positions: 0..<rows, headDim: c.headDim, theta: c.ropeTheta)
+        let rotary = RotaryTable(positions: 0..<rows, headDim: c.headDim, theta: c.ropeTheta, scaling: c.ropeScaling)
         for index in 0..<c.layerCount {
             let weights = try layer(index)
             decoderBlock(weights, index: index, rows: rows, rotary: rotary, work: work, observer: observer)
@@ -112,11 +112,14 @@ public final class LlamaModel<Source: LayerWeightsSource> {
                     layer: index, group: group, rows: rows, columns: columns,
                     values: UnsafeBufferPointer(start: values, count: rows * columns)))
         }
-        // Attention: normed (T, C) → [q | k | v] (T, H·hd + 2·Hkv·hd) → heads (T, H·hd) → hidden += heads · Woᵀ
+        // Attention: normed (T, C) → [q | k | v] (T, H·hd + 2·Hkv·hd) (+ bias) → heads (T, H·hd) → hidden += heads · Woᵀ
         normalize(work.hidden, w.attentionNorm, rows: rows, into: work.normed)
         observe(.attentionInput, work.normed, c.hiddenSize)
         let stride = c.queryWidth + 2 * c.keyValueWidth
         linear(work.normed, rows: rows, weights: w.queryKeyValue, into: work.queryKeyValue, threads: threads)
+        if let bias = w.queryKeyValueBias {
+            addBias(bias, to: work.queryKeyValue, rows: rows, threads: threads)
+        }
         let query = work.queryKeyValue
         let key = query + c.queryWidth
         let value = key + c.keyValueWidth

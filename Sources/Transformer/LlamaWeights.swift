@@ -24,11 +24,14 @@ public struct LlamaLayerWeights: Sendable {
     public var up: Matrix
     /// `mlp.down_proj.weight`, `(C, F)`.
     public var down: Matrix
+    /// `self_attn.q_proj.bias`, `k_proj.bias` and `v_proj.bias` one after the other, `(H·hd + 2·Hkv·hd)`, for
+    /// models with ``LlamaConfiguration/queryKeyValueBias``; nil otherwise.
+    public var queryKeyValueBias: [Float]?
 
     /// Creates the weights of one block.
     public init(
         attentionNorm: [Float], query: Matrix, key: Matrix, value: Matrix, attentionOutput: Matrix,
-        feedForwardNorm: [Float], gate: Matrix, up: Matrix, down: Matrix
+        feedForwardNorm: [Float], gate: Matrix, up: Matrix, down: Matrix, queryKeyValueBias: [Float]? = nil
     ) {
         self.attentionNorm = attentionNorm
         self.query = query
@@ -39,9 +42,11 @@ public struct LlamaLayerWeights: Sendable {
         self.gate = gate
         self.up = up
         self.down = down
+        self.queryKeyValueBias = queryKeyValueBias
     }
 
-    /// True when every tensor has the shape `configuration` implies.
+    /// True when every tensor has the shape `configuration` implies, and the q/k/v biases are there exactly when
+    /// it has them.
     public func matches(_ configuration: LlamaConfiguration) -> Bool {
         let c = configuration
         func shaped(_ m: Matrix, _ rows: Int, _ columns: Int) -> Bool { m.rows == rows && m.columns == columns }
@@ -50,6 +55,7 @@ public struct LlamaLayerWeights: Sendable {
             && shaped(value, c.keyValueWidth, c.hiddenSize) && shaped(attentionOutput, c.hiddenSize, c.queryWidth)
             && shaped(gate, c.intermediateSize, c.hiddenSize) && shaped(up, c.intermediateSize, c.hiddenSize)
             && shaped(down, c.hiddenSize, c.intermediateSize)
+            && queryKeyValueBias?.count == (c.queryKeyValueBias ? c.queryWidth + 2 * c.keyValueWidth : nil)
     }
 }
 

@@ -17,6 +17,8 @@ struct PackedLayer {
     /// `[gate; up]` as one matrix, or `[gate, up]`.
     let gateUp: [Matrix]
     let down: Matrix
+    /// `[q | k | v]` biases, added to every row of the `[q | k | v]` buffer.
+    let queryKeyValueBias: [Float]?
 
     init(_ w: LlamaLayerWeights, stacked: Bool) {
         attentionNorm = w.attentionNorm
@@ -25,6 +27,7 @@ struct PackedLayer {
         feedForwardNorm = w.feedForwardNorm
         gateUp = stacked ? [Self.stacked([w.gate, w.up])] : [w.gate, w.up]
         down = w.down
+        queryKeyValueBias = w.queryKeyValueBias
     }
 
     /// The matrices' rows one after the other, copied once into a single uninitialized buffer.

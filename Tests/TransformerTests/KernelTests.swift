@@ -128,6 +128,38 @@ struct KernelTests {
         }
     }
 
+    @Test("RoPE scaling: divisors divide the frequencies; dynamic NTK changes the base only past the context length")
+    func rotaryScaling() {
+        let plain = RotaryScaling.none.inverseFrequencies(headDim: 8, theta: 10_000, positions: 100)
+        #expect(plain.count == 4 && plain[0] == 1 && abs(plain[2] - 0.01) < 1e-15)
+        let divisors: [Double] = [1, 2, 4, 8]
+        let divided = RotaryScaling.frequencyDivisors(divisors).inverseFrequencies(
+            headDim: 8, theta: 10_000, positions: 100)
+        #expect(zip(zip(divided, plain), divisors).allSatisfy { abs($0.0 * $1 - $0.1) < 1e-15 })
+        let table = RotaryTable(
+            positions: 0..<10, headDim: 8, theta: 10_000, scaling: .frequencyDivisors(divisors))
+        #expect(table.cosines[3 * 4 + 1] == Float(cos(3 * plain[1] / 2)))
+        let dynamic = RotaryScaling.dynamicNTK(factor: 4, contextLength: 64)
+        #expect(dynamic.inverseFrequencies(headDim: 8, theta: 10_000, positions: 64) == RotaryScaling.none
+            .inverseFrequencies(headDim: 8, theta: 10_000, positions: 64))
+        let base = 10_000 * pow(4.0 * 128 / 64 - 3, 8.0 / 6)
+        let long = dynamic.inverseFrequencies(headDim: 8, theta: 10_000, positions: 128)
+        #expect(abs(long[1] - 1 / pow(base, 2.0 / 8)) < 1e-15)
+    }
+
+    @Test("addBias adds the bias to every row, on any thread count")
+    func biasOnEveryRow() {
+        var rng = SplitMix64(seed: 23)
+        let (rows, width) = (37, 29)
+        let x = (0..<rows * width).map { _ in Float(rng.nextGaussian()) }
+        let bias = (0..<width).map { _ in Float(rng.nextGaussian()) }
+        for threads in [1, 2, 3] {
+            var out = x
+            addBias(bias, to: &out, rows: rows, threads: threads)
+            #expect(out == (0..<rows * width).map { x[$0] + bias[$0 % width] })
+        }
+    }
+
     @Test("parallel ranges cover the work once, in contiguous pieces no smaller than the grain")
     func parallelRanges() {
         let seen = Mutex<[Range<Int>]>([])

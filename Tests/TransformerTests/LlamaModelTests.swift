@@ -18,6 +18,24 @@ struct LlamaModelTests {
         #expect(maxAbsDifference(logits.values, naive.flatMap { $0 }) < 1e-4)
     }
 
+    @Test("q/k/v biases (Qwen2) are added before RoPE, as the naive loops do; weights must match the configuration")
+    func queryKeyValueBias() throws {
+        let tiny = TinyModel(seed: 21, heads: 4, kvHeads: 2, tied: true, biased: true)
+        let tokens = tiny.tokens(90, seed: 5)
+        let naive = tiny.naiveLogits(tokens).flatMap { $0 }
+        for residency in [WeightResidency.resident, .streamed] {
+            let logits = try tiny.model(residency).forward(tokens: tokens)
+            #expect(maxAbsDifference(logits.values, naive) < 1e-4)
+        }
+        var unbiased = tiny.weights.layers[0]
+        unbiased.queryKeyValueBias = nil
+        #expect(tiny.weights.layers[0].matches(tiny.configuration))
+        #expect(!unbiased.matches(tiny.configuration))
+        var short = tiny.weights.layers[0]
+        short.queryKeyValueBias?.removeLast()
+        #expect(!short.matches(tiny.configuration))
+    }
+
     @Test("a later token never changes earlier logits")
     func causal() throws {
         let tiny = TinyModel(seed: 11)

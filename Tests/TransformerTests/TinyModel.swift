@@ -12,14 +12,14 @@ struct TinyModel {
 
     init(
         seed: UInt64, hidden: Int = 32, intermediate: Int = 48, layers: Int = 2, heads: Int = 4, kvHeads: Int = 2,
-        vocab: Int = 61, tied: Bool = false, theta: Float = 10_000
+        vocab: Int = 61, tied: Bool = false, theta: Float = 10_000, biased: Bool = false
     ) {
         var rng = SplitMix64(seed: seed)
         let hd = hidden / heads
         configuration = LlamaConfiguration(
             hiddenSize: hidden, intermediateSize: intermediate, layerCount: layers, headCount: heads,
             kvHeadCount: kvHeads, headDim: hd, vocabSize: vocab, rmsNormEpsilon: 1e-5, ropeTheta: theta,
-            tiedEmbeddings: tied)
+            tiedEmbeddings: tied, queryKeyValueBias: biased)
         func matrix(_ rows: Int, _ columns: Int, scale: Double) -> Matrix {
             Matrix(
                 rows: rows, columns: columns,
@@ -34,7 +34,8 @@ struct TinyModel {
                 key: matrix(kvHeads * hd, hidden, scale: s), value: matrix(kvHeads * hd, hidden, scale: s),
                 attentionOutput: matrix(hidden, heads * hd, scale: s), feedForwardNorm: gain(hidden),
                 gate: matrix(intermediate, hidden, scale: s), up: matrix(intermediate, hidden, scale: s),
-                down: matrix(hidden, intermediate, scale: 1 / Double(intermediate).squareRoot()))
+                down: matrix(hidden, intermediate, scale: 1 / Double(intermediate).squareRoot()),
+                queryKeyValueBias: biased ? matrix(1, (heads + 2 * kvHeads) * hd, scale: 0.5).values : nil)
         }
         let head = LlamaHeadWeights(
             outputNorm: gain(hidden), output: tied ? embedding : matrix(vocab, hidden, scale: s))
@@ -58,9 +59,17 @@ struct TinyModel {
         var x = tokens.map { Array(weights.embedding.values[$0 * c.hiddenSize..<($0 + 1) * c.hiddenSize]) }
         for w in weights.layers {
             let normed = x.map { Self.rmsNorm($0, w.attentionNorm, c.rmsNormEpsilon) }
-            let q = normed.enumerated().map { Self.rope(Self.matvec(w.query, $1), position: $0, c) }
-            let k = normed.enumerated().map { Self.rope(Self.matvec(w.key, $1), position: $0, c) }
-            let v = normed.map { Self.matvec(w.value, $0) }
+            let bias = w.queryKeyValueBias ?? [Float](repeating: 0, count: c.queryWidth + 2 * c.keyValueWidth)
+            func biased(_ x: [Float], from offset: Int) -> [Float] {
+                zip(x, bias[offset..<offset + x.count]).map { $0 + $1 }
+            }
+            let q = normed.enumerated().map {
+                Self.rope(biased(Self.matvec(w.query, $1), from: 0), position: $0, c)
+            }
+            let k = normed.enumerated().map {
+                Self.rope(biased(Self.matvec(w.key, $1), from: c.queryWidth), position: $0, c)
+            }
+            let v = normed.map { biased(Self.matvec(w.value, $0), from: c.queryWidth + c.keyValueWidth) }
             for t in 0..<tokens.count {
                 var heads = [Float](repeating: 0, count: c.queryWidth)
                 for h in 0..<c.headCount {

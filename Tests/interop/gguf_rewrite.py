@@ -10,11 +10,14 @@ def field_value(field):
     return field.contents()
 
 
-def rewrite_with_gguf_py(reader, path, drop_prefixes=(), tensor_data=None):
+def rewrite_with_gguf_py(reader, path, drop_prefixes=(), tensor_data=None, extra_tensors=()):
     """Writes every key and tensor of `reader` to `path` with gguf-py, except the keys starting with one of
     `drop_prefixes` (and the ones GGUFWriter writes itself). `tensor_data(tensor)` may replace a tensor's values;
-    by default they are copied as stored."""
-    writer = gguf.GGUFWriter(path, "llama")
+    by default they are copied as stored. `extra_tensors`, (name, array) pairs, come first, where llama.cpp's
+    converter puts the tensors it generates (`rope_freqs.weight`)."""
+    writer = gguf.GGUFWriter(path, reader.fields["general.architecture"].contents())
+    for name, array in extra_tensors:
+        writer.add_tensor(name, array)
     for field in reader.fields.values():
         if field.name.startswith(("GGUF.", *drop_prefixes)) or field.name == "general.architecture":
             continue

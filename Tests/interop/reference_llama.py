@@ -1,14 +1,18 @@
-"""A NumPy reference forward pass for llama-family checkpoints, written from transformers' LlamaForCausalLM.
+"""A NumPy reference forward pass for llama-family checkpoints, written from transformers' LlamaForCausalLM
+(and Qwen2ForCausalLM, which adds biases to the q, k and v projections).
 
 It shares no code with Quail: weights are read with the PyPI `safetensors`-format parser in reference.py (HF
 directories) or with gguf-py's reader and dequantizer (GGUF), and the math follows transformers'
-modeling_llama.py: `LlamaRMSNorm`, `LlamaRotaryEmbedding` (default rope type) with `rotate_half`,
+modeling_llama.py: `LlamaRMSNorm`, `LlamaRotaryEmbedding` (rope types default, linear, dynamic and llama3 as
+modeling_rope_utils.py computes them; GGUF `rope_freqs.weight` divides the frequencies as llama.cpp does) with
+`rotate_half`,
 `LlamaAttention` (`repeat_kv` for grouped-query heads, scaled dot product with a causal mask, softmax),
 `LlamaMLP` (`down(silu(gate(x)) * up(x))`), the final norm and the (tied or separate) `lm_head`.
 
-GGUF q/k weights are stored with llama.cpp's conversion permutation (rows of each head interleaved for the
-"NORM" RoPE kernel); `unpermute_qk` restores HF order so the rotate-half formula applies, exactly as
-transformers' GGUF loader does (`reverse_permute_weights` in integrations/ggml.py).
+GGUF q/k weights of the `llama` architecture are stored with llama.cpp's conversion permutation (rows of each
+head interleaved for the "NORM" RoPE kernel); `unpermute_qk` restores HF order so the rotate-half formula applies,
+exactly as transformers' GGUF loader does (`reverse_permute_weights` in integrations/ggml.py). `qwen2` GGUF files
+keep HF order (llama.cpp runs them with the "NEOX" rotate-half kernel).
 
 Usage as a script: python reference_llama.py MODEL TOKENS.json OUT_DIR  (writes the same .npy files as
 `quail eval --dump-activations`).
@@ -50,12 +54,14 @@ GGUF_BLOCK_TO_HF = {
     "attn_k.weight": "self_attn.k_proj.weight", "attn_v.weight": "self_attn.v_proj.weight",
     "attn_output.weight": "self_attn.o_proj.weight", "ffn_norm.weight": "post_attention_layernorm.weight",
     "ffn_gate.weight": "mlp.gate_proj.weight", "ffn_up.weight": "mlp.up_proj.weight",
-    "ffn_down.weight": "mlp.down_proj.weight",
+    "ffn_down.weight": "mlp.down_proj.weight", "attn_q.bias": "self_attn.q_proj.bias",
+    "attn_k.bias": "self_attn.k_proj.bias", "attn_v.bias": "self_attn.v_proj.bias",
 }
 
 
 def load_gguf(path):
-    """(config, {hf_name: float32 array}) from a llama GGUF file, dequantized by gguf-py, q/k rows in HF order."""
+    """(config, {hf_name: float32 array}) from a llama or qwen2 GGUF file, dequantized by gguf-py, q/k rows in HF
+    order."""
     import gguf
     from gguf.quants import dequantize
 
@@ -65,19 +71,27 @@ def load_gguf(path):
         f = reader.fields.get(key)
         return default if f is None else f.contents()
 
-    heads = field("llama.attention.head_count")
+    arch = field("general.architecture")
+    assert arch in ("llama", "qwen2"), arch
+    heads = field(f"{arch}.attention.head_count")
     config = normalize_config({
-        "hidden_size": field("llama.embedding_length"), "intermediate_size": field("llama.feed_forward_length"),
-        "num_hidden_layers": field("llama.block_count"), "num_attention_heads": heads,
-        "num_key_value_heads": field("llama.attention.head_count_kv", heads),
-        "head_dim": field("llama.attention.key_length"),
-        "rms_norm_eps": field("llama.attention.layer_norm_rms_epsilon"),
-        "rope_theta": field("llama.rope.freq_base", 10000.0),
-        "vocab_size": field("llama.vocab_size") or len(field("tokenizer.ggml.tokens")),
+        "model_type": arch,
+        "hidden_size": field(f"{arch}.embedding_length"), "intermediate_size": field(f"{arch}.feed_forward_length"),
+        "num_hidden_layers": field(f"{arch}.block_count"), "num_attention_heads": heads,
+        "num_key_value_heads": field(f"{arch}.attention.head_count_kv", heads),
+        "head_dim": field(f"{arch}.attention.key_length"),
+        "rms_norm_eps": field(f"{arch}.attention.layer_norm_rms_epsilon"),
+        "rope_theta": field(f"{arch}.rope.freq_base", 10000.0),
+        "vocab_size": field(f"{arch}.vocab_size") or len(field("tokenizer.ggml.tokens")),
         "tie_word_embeddings": all(t.name != "output.weight" for t in reader.tensors),
     })
+    if field(f"{arch}.rope.scaling.type", "none") == "linear" and field(f"{arch}.rope.scaling.factor"):
+        config["rope_scaling"] = {"rope_type": "linear", "factor": float(field(f"{arch}.rope.scaling.factor"))}
     weights = {}
     for tensor in reader.tensors:
+        if tensor.name == "rope_freqs.weight":
+            config["rope_freqs"] = np.asarray(tensor.data, dtype=np.float64)
+            continue
         shape = [int(d) for d in tensor.shape[::-1]]
         array = dequantize(tensor.data, tensor.tensor_type).reshape(shape).astype(np.float32)
         if tensor.name in GGUF_TO_HF:
@@ -85,7 +99,9 @@ def load_gguf(path):
         else:
             _, block, suffix = tensor.name.split(".", 2)
             name = f"model.layers.{block}.{GGUF_BLOCK_TO_HF[suffix]}"
-        if name.endswith("q_proj.weight"):
+        if arch != "llama":
+            pass
+        elif name.endswith("q_proj.weight"):
             array = unpermute_qk(array, config["num_attention_heads"])
         elif name.endswith("k_proj.weight"):
             array = unpermute_qk(array, config["num_key_value_heads"])
@@ -113,9 +129,37 @@ def rms_norm(x, weight, eps):
     return weight * (x / np.sqrt(variance + eps))
 
 
-def rotary(positions, head_dim, theta, dtype):
+def inverse_frequencies(config, seq_len):
+    """transformers' `inv_freq` for the config's rope type (`_compute_default_rope_parameters`,
+    `_compute_linear_scaling_rope_parameters`, `_compute_dynamic_ntk_parameters` for a fresh model on `seq_len`
+    positions, `_compute_llama3_parameters`), divided by GGUF `rope_freqs` when the file has it."""
+    hd, base = config["head_dim"], config["rope_theta"]
+    scaling = config.get("rope_scaling") or {}
+    kind = scaling.get("rope_type", scaling.get("type", "default"))
+    assert kind in ("default", "linear", "dynamic", "llama3"), kind
+    if kind == "dynamic" and seq_len > config["max_position_embeddings"]:
+        factor, max_positions = scaling["factor"], config["max_position_embeddings"]
+        base = base * ((factor * seq_len / max_positions) - (factor - 1)) ** (hd / (hd - 2))
+    inv_freq = 1.0 / base ** (np.arange(0, hd, 2, dtype=np.float64) / hd)
+    if kind == "linear":
+        inv_freq = inv_freq / scaling["factor"]
+    elif kind == "llama3":
+        factor, low, high = scaling["factor"], scaling["low_freq_factor"], scaling["high_freq_factor"]
+        old_context = scaling["original_max_position_embeddings"]
+        low_wavelen, high_wavelen = old_context / low, old_context / high
+        wavelen = 2 * np.pi / inv_freq
+        inv_freq_llama = np.where(wavelen > low_wavelen, inv_freq / factor, inv_freq)
+        smooth = (old_context / wavelen - low) / (high - low)
+        smoothed = (1 - smooth) * inv_freq_llama / factor + smooth * inv_freq_llama
+        medium = ~(wavelen < high_wavelen) & ~(wavelen > low_wavelen)
+        inv_freq = np.where(medium, smoothed, inv_freq_llama)
+    if "rope_freqs" in config:
+        inv_freq = inv_freq / config["rope_freqs"]
+    return inv_freq
+
+
+def rotary(positions, inv_freq, dtype):
     """cos, sin of shape (T, hd): transformers' `emb = cat(freqs, freqs)`."""
-    inv_freq = 1.0 / theta ** (np.arange(0, head_dim, 2, dtype=np.float64) / head_dim)
     freqs = np.outer(positions.astype(np.float64), inv_freq)
     emb = np.concatenate([freqs, freqs], axis=-1)
     return np.cos(emb).astype(dtype), np.sin(emb).astype(dtype)
@@ -146,15 +190,16 @@ def forward(config, weights, tokens, dtype=np.float64, logit_rows=None, observe=
     T = len(tokens)
     x = w["model.embed_tokens.weight"][tokens].astype(dtype)
     hidden = [x.copy()]
-    cos, sin = rotary(np.arange(T), hd, c["rope_theta"], dtype)
+    cos, sin = rotary(np.arange(T), inverse_frequencies(c, T), dtype)
     mask = np.triu(np.full((T, T), -np.inf, dtype=dtype), k=1)
     for layer in range(c["num_hidden_layers"]):
         p = f"model.layers.{layer}."
         h = rms_norm(x, w[p + "input_layernorm.weight"], eps)
         observe(layer, "attention_input", h)
-        q = (h @ w[p + "self_attn.q_proj.weight"].T).reshape(T, heads, hd).transpose(1, 0, 2)
-        k = (h @ w[p + "self_attn.k_proj.weight"].T).reshape(T, kv, hd).transpose(1, 0, 2)
-        v = (h @ w[p + "self_attn.v_proj.weight"].T).reshape(T, kv, hd).transpose(1, 0, 2)
+        q, k, v = (h @ w[f"{p}self_attn.{n}_proj.weight"].T + w.get(f"{p}self_attn.{n}_proj.bias", 0) for n in "qkv")
+        q = q.reshape(T, heads, hd).transpose(1, 0, 2)
+        k = k.reshape(T, kv, hd).transpose(1, 0, 2)
+        v = v.reshape(T, kv, hd).transpose(1, 0, 2)
         q = q * cos + rotate_half(q) * sin
         k = k * cos + rotate_half(k) * sin
         k = np.repeat(k, heads // kv, axis=0)  # repeat_kv

@@ -7,11 +7,11 @@ import TensorCore
 /// Writes a LoRA adapter as a llama.cpp LoRA GGUF (`llama-cli --lora`).
 ///
 /// The file is what llama.cpp's `convert_lora_to_gguf.py` writes with `--outtype f32`: metadata
-/// `general.architecture` "llama", `general.type` "adapter", optional `general.name`, `adapter.type` "lora",
+/// `general.architecture` of the base (`llama`, `qwen2`), `general.type` "adapter", optional `general.name`, `adapter.type` "lora",
 /// `adapter.lora.alpha` FLOAT32 (llama.cpp `llama_adapter_lora_init_impl` reads it as f32 and rejects other types);
 /// per adapted linear, in natural layer order, `<base GGUF name>.lora_a` with ggml dimensions `[in, r]` and
-/// `.lora_b` with `[r, out]`, both F32. llama.cpp permutes the rows of the base's q/k weights at conversion, so
-/// the `lora_b` rows of q/k are permuted the same way (``QKPermutation``, heads = attention heads for q, key/value
+/// `.lora_b` with `[r, out]`, both F32. llama.cpp permutes the rows of a llama base's q/k weights at conversion,
+/// so the `lora_b` rows of q/k are permuted the same way (``QKPermutation``, heads = attention heads for q, key/value
 /// heads for k); `lora_a` is stored as given.
 ///
 /// llama.cpp scales `B·A` by `alpha / r` and has no rsLoRA, so the stored alpha is the float32 `alpha'` for which
@@ -32,7 +32,7 @@ public enum LlamaCppAdapterWriter {
         let path = url.path
         try contents.validate(for: hyperparameters, path: path)
         var metadata = GGUFMetadata()
-        metadata[GGUFKey.General.architecture] = .string("llama")
+        metadata[GGUFKey.General.architecture] = .string(hyperparameters.ggufArchitecture)
         metadata[GGUFKey.General.type] = .string("adapter")
         if let name { metadata[GGUFKey.General.name] = .string(name) }
         metadata[GGUFKey.Adapter.type] = .string("lora")
@@ -73,16 +73,12 @@ public enum LlamaCppAdapterWriter {
         return candidates.first { LoRAAdapter.ggufScale(alpha: Double($0), rank: rank) == scale } ?? nearest
     }
 
-    /// `b` with its rows in GGUF order: permuted for q (attention heads) and k (key/value heads), else as is.
+    /// `b` with its rows in GGUF order: permuted for q (attention heads) and k (key/value heads) of an architecture
+    /// whose base weights llama.cpp permutes, else as is.
     private static func ggufRows(
         of b: Matrix, weightName: String, hyperparameters: LlamaHyperparameters, path: String
     ) throws(AdapterWriteError) -> Matrix {
-        let heads: Int
-        switch LlamaTensorNames.role(ofHF: weightName)?.role {
-        case .query: heads = hyperparameters.headCount
-        case .key: heads = hyperparameters.kvHeadCount
-        default: return b
-        }
+        guard let heads = hyperparameters.permutationHeads(forHF: weightName) else { return b }
         guard heads > 0, b.rows % heads == 0, (b.rows / heads) % 2 == 0 else {
             throw .unpermutableRows(path: path, tensor: weightName, rows: b.rows, heads: heads)
         }

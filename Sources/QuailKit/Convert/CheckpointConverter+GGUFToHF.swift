@@ -115,6 +115,15 @@ extension CheckpointConverter {
         var plan: [PlannedTensor] = []
         var unknown: [String] = []
         for info in file.tensors {
+            if info.name == LlamaTensorNames.ropeFrequencies {
+                // Read into the hyperparameters by the runtime; a conversion cannot carry it.
+                guard hparams.ropeFrequencyFactors != nil else {
+                    throw CheckpointError.unsupportedArchitecture(
+                        path: path, found: "\(hparams.ggufArchitecture) with \(info.name) (per-frequency RoPE factors)",
+                        supported: ["quail eval and calibrate for such files; convert, quantize and init without them"])
+                }
+                continue
+            }
             guard let hfName = LlamaTensorNames.hfName(forGGUF: info.name), let role = LlamaTensorNames.role(ofHF: hfName)
             else {
                 unknown.append(info.name)

@@ -42,9 +42,19 @@ extension CheckpointConverter {
             plan.tensors, source: checkpoint.directory, destination: destination, notes: plan.notes(metadata: metadata))
     }
 
-    /// Plans HF → GGUF: validates the checkpoint, reads the tokenizer and sidecar, and orders the tensors.
+    /// Plans HF → GGUF: validates the checkpoint and that its rope scaling has a GGUF form (none or linear), reads the
+    /// tokenizer and sidecar, and orders the tensors.
     static func planHFToGGUF(_ checkpoint: HFCheckpoint, options: Options) throws -> HFToGGUFPlan {
         try checkpoint.validateTensors()
+        switch checkpoint.hyperparameters.ropeScaling {
+        case nil, .linear: break
+        case let scaling?:
+            throw CheckpointError.unsupportedArchitecture(
+                path: checkpoint.directory.appendingPathComponent("config.json").path,
+                found: "rope_scaling \(scaling.configJSON.text()) for a GGUF output",
+                supported: ["rope_scaling null or linear (llama.cpp has no dynamic scaling; Quail does not write "
+                    + "Llama 3's rope_freqs.weight)"])
+        }
         let tokenizer = try checkpoint.tokenizer()
         let sidecarURL = checkpoint.directory.appendingPathComponent(GGUFSidecar.fileName)
         let sidecar = FileManager.default.fileExists(atPath: sidecarURL.path)

@@ -101,9 +101,11 @@ struct PlannedTensor {
 }
 
 extension LlamaHyperparameters {
-    /// The Q/K permutation heads for an HF tensor name, or nil for tensors that are not permuted.
+    /// The Q/K permutation heads for an HF tensor name, or nil for tensors that are not permuted (every tensor of
+    /// an architecture that keeps HF row order in GGUF).
     func permutationHeads(forHF name: String) -> Int? {
-        switch LlamaTensorNames.role(ofHF: name)?.role {
+        guard permutesQueryKey else { return nil }
+        return switch LlamaTensorNames.role(ofHF: name)?.role {
         case .query: headCount
         case .key: kvHeadCount
         default: nil

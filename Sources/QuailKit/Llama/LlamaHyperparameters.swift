@@ -3,10 +3,10 @@ import Foundation
 
 /// The hyperparameters of a llama-family model, independent of the file format they came from.
 ///
-/// Read from an HF `config.json` (transformers `LlamaConfig` field names) or from a GGUF file's
-/// `llama.*` keys; both directions of `quail convert` go through this type.
+/// Read from an HF `config.json` (transformers `LlamaConfig` / `Qwen2Config` field names) or from a GGUF file's
+/// `llama.*` / `qwen2.*` keys; both directions of `quail convert` go through this type.
 public struct LlamaHyperparameters: Equatable, Sendable {
-    /// HF `model_type` (`llama`, `mistral`).
+    /// HF `model_type` (`llama`, `mistral`, `qwen2`).
     public var modelType: String
     /// `hidden_size` / `llama.embedding_length`.
     public var hiddenSize: Int
@@ -28,6 +28,11 @@ public struct LlamaHyperparameters: Equatable, Sendable {
     public var rmsNormEpsilon: Float
     /// `rope_theta` / `llama.rope.freq_base`.
     public var ropeTheta: Float
+    /// `rope_scaling` / `llama.rope.scaling.type` `linear` with `llama.rope.scaling.factor`; nil for none.
+    public var ropeScaling: RopeScaling?
+    /// The per-frequency divisors of a GGUF file's `rope_freqs.weight` (how llama.cpp's converter stores Llama 3's
+    /// rope scaling), set by the reader that decodes that tensor; applied on top of ``ropeScaling``.
+    public var ropeFrequencyFactors: [Float]?
     /// `vocab_size` / `llama.vocab_size`.
     public var vocabSize: Int
     /// `tie_word_embeddings`; in GGUF, the absence of `output.weight`.
@@ -38,7 +43,18 @@ public struct LlamaHyperparameters: Equatable, Sendable {
     public var eosTokenID: Int?
 
     /// The model types Quail reads and writes.
-    public static let supportedModelTypes = ["llama", "mistral"]
+    public static let supportedModelTypes = ["llama", "mistral", "qwen2"]
+
+    /// The GGUF `general.architecture` (and key prefix) llama.cpp's converter uses for the model type: `qwen2`
+    /// for Qwen2, `llama` for Llama and Mistral.
+    public var ggufArchitecture: String { modelType == "qwen2" ? "qwen2" : "llama" }
+
+    /// True when q, k and v have bias vectors (Qwen2).
+    public var hasQueryKeyValueBias: Bool { modelType == "qwen2" }
+
+    /// True when llama.cpp's converter permutes the q/k rows for its interleaved RoPE kernel (`llama`); Qwen2 runs
+    /// the half-split ("NEOX") kernel on rows in HF order.
+    public var permutesQueryKey: Bool { ggufArchitecture == "llama" }
 
     /// Checks that the numbers describe a buildable model.
     ///
@@ -98,11 +114,12 @@ extension LlamaHyperparameters {
         guard Self.supportedModelTypes.contains(modelType) else {
             throw .unsupportedArchitecture(path: path, found: modelType, supported: Self.supportedModelTypes)
         }
-        if let scaling = json["rope_scaling"], scaling != .null {
+        if modelType == "qwen2", json["use_sliding_window"]?.boolValue == true {
             throw .unsupportedArchitecture(
-                path: path, found: "\(modelType) with rope_scaling \(scaling.text())",
-                supported: Self.supportedModelTypes.map { "\($0) without rope_scaling" })
+                path: path, found: "qwen2 with use_sliding_window true",
+                supported: Self.supportedModelTypes.map { "\($0) without sliding-window attention" })
         }
+        ropeScaling = try RopeScaling(configJSON: json["rope_scaling"], modelType: modelType, path: path)
         self.modelType = modelType
         hiddenSize = try int("hidden_size")
         intermediateSize = try int("intermediate_size")
@@ -134,12 +151,15 @@ extension LlamaHyperparameters {
     }
 
     /// The `config.json` Quail writes for these hyperparameters and a weight dtype (`bfloat16`, `float16`, `float32`).
+    ///
+    /// Qwen2 gets transformers' `Qwen2Config` fields (no `attention_bias`, `mlp_bias` or `pretraining_tp`; sliding
+    /// window off), the others `LlamaConfig`'s.
     public func configJSON(torchDType: String) -> JSONValue {
-        var pairs: [(String, JSONValue)] = [
-            ("architectures", .array([.string(modelType == "mistral" ? "MistralForCausalLM" : "LlamaForCausalLM")])),
-            ("attention_bias", .bool(false)),
-            ("attention_dropout", .number(0)),
-        ]
+        let qwen2 = modelType == "qwen2"
+        let architecture = qwen2 ? "Qwen2ForCausalLM" : modelType == "mistral" ? "MistralForCausalLM" : "LlamaForCausalLM"
+        var pairs: [(String, JSONValue)] = [("architectures", .array([.string(architecture)]))]
+        if !qwen2 { pairs.append(("attention_bias", .bool(false))) }
+        pairs.append(("attention_dropout", .number(0)))
         if let bosTokenID { pairs.append(("bos_token_id", .integer(bosTokenID))) }
         if let eosTokenID { pairs.append(("eos_token_id", .integer(eosTokenID))) }
         if headDimIsExplicit { pairs.append(("head_dim", .integer(headDim))) }
@@ -148,20 +168,25 @@ extension LlamaHyperparameters {
             ("hidden_size", .integer(hiddenSize)),
             ("intermediate_size", .integer(intermediateSize)),
             ("max_position_embeddings", .integer(contextLength)),
-            ("mlp_bias", .bool(false)),
+        ]
+        if !qwen2 { pairs.append(("mlp_bias", .bool(false))) }
+        pairs += [
             ("model_type", .string(modelType)),
             ("num_attention_heads", .integer(headCount)),
             ("num_hidden_layers", .integer(layerCount)),
             ("num_key_value_heads", .integer(kvHeadCount)),
-            ("pretraining_tp", .integer(1)),
+        ]
+        if !qwen2 { pairs.append(("pretraining_tp", .integer(1))) }
+        pairs += [
             ("rms_norm_eps", .number(Self.shortestDouble(rmsNormEpsilon))),
-            ("rope_scaling", .null),
+            ("rope_scaling", ropeScaling?.configJSON ?? .null),
             ("rope_theta", .number(Self.shortestDouble(ropeTheta))),
             ("tie_word_embeddings", .bool(tiedEmbeddings)),
             ("torch_dtype", .string(torchDType)),
             ("use_cache", .bool(true)),
-            ("vocab_size", .integer(vocabSize)),
         ]
+        if qwen2 { pairs.append(("use_sliding_window", .bool(false))) }
+        pairs.append(("vocab_size", .integer(vocabSize)))
         return .object(pairs)
     }
 

@@ -2,14 +2,20 @@
 
 /// The tensors of a llama-family checkpoint: HF names, GGUF names and expected shapes.
 ///
-/// HF names follow transformers' `LlamaForCausalLM` state dict; GGUF names follow gguf-py's
-/// `MODEL_TENSOR` table for `MODEL_ARCH.LLAMA` (`constants.py`, `tensor_mapping.py`).
+/// HF names follow transformers' `LlamaForCausalLM` / `Qwen2ForCausalLM` state dict; GGUF names follow gguf-py's
+/// `MODEL_TENSOR` table for `MODEL_ARCH.LLAMA` and `MODEL_ARCH.QWEN2` (`constants.py`, `tensor_mapping.py`).
 public enum LlamaTensorNames {
     /// The role of a tensor inside a block or the model.
     public enum Role: String, Sendable, CaseIterable {
         case tokenEmbedding, outputNorm, output
         case attentionNorm, query, key, value, attentionOutput, feedForwardNorm, gate, up, down
+        /// Qwen2's q/k/v biases.
+        case queryBias, keyBias, valueBias
     }
+
+    /// GGUF `rope_freqs.weight`: per-frequency RoPE divisors (Llama 3 rope scaling as llama.cpp's converter writes
+    /// it); it has no HF tensor, only eval and calibrate read it.
+    public static let ropeFrequencies = "rope_freqs.weight"
 
     private static let globals: [(hf: String, gguf: String, role: Role)] = [
         ("model.embed_tokens.weight", "token_embd.weight", .tokenEmbedding),
@@ -27,7 +33,16 @@ public enum LlamaTensorNames {
         ("mlp.gate_proj.weight", "ffn_gate.weight", .gate),
         ("mlp.up_proj.weight", "ffn_up.weight", .up),
         ("mlp.down_proj.weight", "ffn_down.weight", .down),
+        ("self_attn.q_proj.bias", "attn_q.bias", .queryBias),
+        ("self_attn.k_proj.bias", "attn_k.bias", .keyBias),
+        ("self_attn.v_proj.bias", "attn_v.bias", .valueBias),
     ]
+
+    /// The roles every block has; the q/k/v biases come on top for ``LlamaHyperparameters/hasQueryKeyValueBias``.
+    private static func blockEntries(for hparams: LlamaHyperparameters) -> [(hf: String, gguf: String, role: Role)] {
+        let biases: Set<Role> = [.queryBias, .keyBias, .valueBias]
+        return perBlock.filter { hparams.hasQueryKeyValueBias || !biases.contains($0.role) }
+    }
 
     /// The GGUF name of an HF tensor, or nil if the name is not part of the architecture.
     public static func ggufName(forHF name: String) -> String? {
@@ -60,7 +75,7 @@ public enum LlamaTensorNames {
     public static func expectedHFNames(for hparams: LlamaHyperparameters) -> [String] {
         var names = ["model.embed_tokens.weight"]
         for block in 0..<hparams.layerCount {
-            names += perBlock.map { "model.layers.\(block).\($0.hf)" }
+            names += blockEntries(for: hparams).map { "model.layers.\(block).\($0.hf)" }
         }
         names.append("model.norm.weight")
         if !hparams.tiedEmbeddings { names.append("lm_head.weight") }
@@ -77,6 +92,8 @@ public enum LlamaTensorNames {
         case .attentionOutput: [h.hiddenSize, h.headCount * h.headDim]
         case .gate, .up: [h.intermediateSize, h.hiddenSize]
         case .down: [h.hiddenSize, h.intermediateSize]
+        case .queryBias: [h.headCount * h.headDim]
+        case .keyBias, .valueBias: [h.kvHeadCount * h.headDim]
         }
     }
 

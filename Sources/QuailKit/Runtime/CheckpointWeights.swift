@@ -70,8 +70,10 @@ public final class CheckpointWeights: LayerWeightsSource, @unchecked Sendable {
             }
         case .ggufFile:
             let file = try GGUFFile(contentsOf: url)
-            hyperparameters = try LlamaHyperparameters(
+            var hparams = try LlamaHyperparameters(
                 metadata: file.metadata, hasOutputTensor: file["output.weight"] != nil, path: url.path)
+            hparams.ropeFrequencyFactors = try Self.ropeFrequencyFactors(file, headDim: hparams.headDim)
+            hyperparameters = hparams
             planned = try CheckpointConverter.ggufPlan(
                 file, hparams: hyperparameters, options: .init(), direction: .ggufToHF)
             storage = .gguf(file)
@@ -195,7 +197,29 @@ public final class CheckpointWeights: LayerWeightsSource, @unchecked Sendable {
         return rows
     }
 
-    /// Decodes block `index`.
+    /// The values of a GGUF file's `rope_freqs.weight` (F32, `hd/2` positive finite values; llama.cpp's
+    /// `LLM_TENSOR_ROPE_FREQS`), or nil when the file has none.
+    private static func ropeFrequencyFactors(_ file: GGUFFile, headDim: Int) throws -> [Float]? {
+        let name = LlamaTensorNames.ropeFrequencies
+        guard let info = file[name] else { return nil }
+        let shape = Array(info.dimensions.reversed())
+        guard shape == [headDim / 2] else {
+            throw CheckpointError.shapeMismatch(path: file.url.path, tensor: name, expected: [headDim / 2], actual: shape)
+        }
+        guard info.type == .f32 else {
+            throw CheckpointError.invalidQuantizedTensor(
+                path: file.url.path, tensor: name, reason: "must be F32, is \(info.type?.name ?? "type \(info.typeID)")")
+        }
+        let bytes = try file.bytes(of: info)
+        let values = (0..<headDim / 2).map { bytes.loadUnaligned(fromByteOffset: $0 * 4, as: Float.self) }
+        guard values.allSatisfy({ $0.isFinite && $0 > 0 }) else {
+            throw CheckpointError.invalidQuantizedTensor(
+                path: file.url.path, tensor: name, reason: "every factor must be positive and finite")
+        }
+        return values
+    }
+
+    /// Decodes block `index` (with the q/k/v biases side by side when the model has them).
     public func layerWeights(at index: Int) throws(CheckpointError) -> LlamaLayerWeights {
         let prefix = "model.layers.\(index)."
         return LlamaLayerWeights(
@@ -207,7 +231,10 @@ public final class CheckpointWeights: LayerWeightsSource, @unchecked Sendable {
             feedForwardNorm: try vector(prefix + "post_attention_layernorm.weight"),
             gate: try matrix(prefix + "mlp.gate_proj.weight"),
             up: try matrix(prefix + "mlp.up_proj.weight"),
-            down: try matrix(prefix + "mlp.down_proj.weight"))
+            down: try matrix(prefix + "mlp.down_proj.weight"),
+            queryKeyValueBias: hyperparameters.hasQueryKeyValueBias
+                ? try vector(prefix + "self_attn.q_proj.bias") + vector(prefix + "self_attn.k_proj.bias")
+                    + vector(prefix + "self_attn.v_proj.bias") : nil)
     }
 
     /// Decodes the final norm and the output projection (the embedding matrix when tied).

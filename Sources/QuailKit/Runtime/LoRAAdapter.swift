@@ -245,8 +245,9 @@ public struct LoRAAdapter: Sendable {
                     + "(needs adapter, lora)")
         }
         let architecture = file.metadata["general.architecture"]?.stringValue ?? "none"
-        guard architecture == "llama" else {
-            throw CheckpointError.unsupportedArchitecture(path: path, found: architecture, supported: ["llama"])
+        guard architecture == hyperparameters.ggufArchitecture else {
+            throw CheckpointError.unsupportedArchitecture(
+                path: path, found: architecture, supported: [hyperparameters.ggufArchitecture])
         }
         let alpha = file.metadata["adapter.lora.alpha"]?.floatValue ?? 0
         var bases: [String] = []
@@ -271,8 +272,7 @@ public struct LoRAAdapter: Sendable {
                     path: path, tensor: base + ".lora_b", expected: [b.rows, a.rows], actual: [b.rows, b.columns])
             }
             let role = LlamaTensorNames.role(ofHF: weightName)?.role
-            let heads = role == .query ? hyperparameters.headCount : role == .key ? hyperparameters.kvHeadCount : nil
-            if let heads {
+            if let heads = hyperparameters.permutationHeads(forHF: weightName) {
                 guard b.rows % heads == 0, (b.rows / heads) % 2 == 0 else {
                     throw CheckpointError.shapeMismatch(
                         path: path, tensor: base + ".lora_b",

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 import Foundation
 
-/// Cosines and sines of the rotary angles `pos · θ^(−2i/hd)` for a run of positions, `(T, hd/2)` each.
+/// Cosines and sines of the rotary angles `pos · θ^(−2i/hd)` (scaled as ``RotaryScaling`` says) for a run of
+/// positions, `(T, hd/2)` each.
 ///
-/// Same frequencies as transformers' `LlamaRotaryEmbedding` (default rope type); angles are computed in double
+/// Same frequencies as transformers' `LlamaRotaryEmbedding` with its `rope_type`; angles are computed in double
 /// precision and rounded once, so they do not drift with the position.
 struct RotaryTable {
     let positions: Range<Int>
@@ -13,9 +14,10 @@ struct RotaryTable {
     /// `(T, hd/2)`.
     let sines: [Float]
 
-    init(positions: Range<Int>, headDim: Int, theta: Float) {
+    init(positions: Range<Int>, headDim: Int, theta: Float, scaling: RotaryScaling = .none) {
         let half = headDim / 2
-        let inverseFrequencies = (0..<half).map { i in 1 / pow(Double(theta), Double(2 * i) / Double(headDim)) }
+        let inverseFrequencies = scaling.inverseFrequencies(
+            headDim: headDim, theta: Double(theta), positions: positions.upperBound)
         var cosines = [Float](repeating: 0, count: positions.count * half)
         var sines = cosines
         for (t, position) in positions.enumerated() {
