@@ -16,6 +16,24 @@ public protocol LayerWeightsSource {
     func layerWeights(at index: Int) throws(Failure) -> LlamaLayerWeights
     /// The final norm and the output projection.
     func headWeights() throws(Failure) -> LlamaHeadWeights
+    /// The final norm alone, `(C)` (a streamed pass reads the output projection by ``outputRows(_:)``).
+    func outputNorm() throws(Failure) -> [Float]
+    /// Rows `range` of the output projection (the embedding matrix when tied), `(range.count, C)`, so that a
+    /// streamed pass never expands the whole `(V, C)` matrix.
+    func outputRows(_ range: Range<Int>) throws(Failure) -> Matrix
+}
+
+extension LayerWeightsSource {
+    /// The norm of ``headWeights()``.
+    public func outputNorm() throws(Failure) -> [Float] { try headWeights().outputNorm }
+
+    /// Rows of ``headWeights()``'s output projection (sources that can decode rows alone override this).
+    public func outputRows(_ range: Range<Int>) throws(Failure) -> Matrix {
+        let output = try headWeights().output
+        return Matrix(
+            rows: range.count, columns: output.columns,
+            values: Array(output.values[range.lowerBound * output.columns..<range.upperBound * output.columns]))
+    }
 }
 
 /// What ``LlamaModel`` keeps in memory between forward passes.
@@ -23,8 +41,9 @@ public enum WeightResidency: String, Sendable, CaseIterable {
     /// Load each block (and the head) on first use and keep it: F32 weights of the whole model stay in memory,
     /// so later chunks pay no decoding. The right choice when `4 × parameters` bytes fit comfortably.
     case resident
-    /// Load each block just before use and drop it right after: memory stays at about one block of F32 weights
-    /// plus activations, and every chunk pays the decoding again.
+    /// Load each block just before use and drop it right after, and the output projection a few megabytes of
+    /// rows at a time: memory stays at about one block of F32 weights plus activations and logits, and every chunk
+    /// pays the decoding again.
     case streamed
 }
 

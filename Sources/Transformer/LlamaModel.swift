@@ -26,6 +26,8 @@ public final class LlamaModel<Source: LayerWeightsSource> {
     private var workspace: Workspace?
     /// The last logits returned; reused by the next pass when the caller has let go of them.
     private var logits: [Float] = []
+    /// About how many bytes of F32 output rows a streamed pass decodes at a time.
+    var outputBlockBytes = 8 << 20
 
     /// Creates a model. No weights are loaded until the first forward pass.
     ///
@@ -77,11 +79,12 @@ public final class LlamaModel<Source: LayerWeightsSource> {
             observer?.observe(HiddenState(stage: .afterLayer(index), rows: rows, columns: c.hiddenSize, values: stream))
         }
 
-        let head = try self.head()
-        precondition(
-            head.outputNorm.count == c.hiddenSize && head.output.rows == c.vocabSize
-                && head.output.columns == c.hiddenSize, "head weights do not match the configuration")
-        normalize(work.hidden, head.outputNorm, rows: rows, into: work.normed)
+        // A streamed pass reads the output projection a block of rows at a time instead of expanding it whole.
+        let head = residency == .resident ? try self.head() : nil
+        let outputNorm: [Float]
+        if let head { outputNorm = head.outputNorm } else { outputNorm = try source.outputNorm() }
+        precondition(outputNorm.count == c.hiddenSize, "output norm does not match the configuration")
+        normalize(work.hidden, outputNorm, rows: rows, into: work.normed)
         observer?.observe(
             HiddenState(
                 stage: .finalNorm, rows: rows, columns: c.hiddenSize,
@@ -90,11 +93,21 @@ public final class LlamaModel<Source: LayerWeightsSource> {
         // (a fresh 50 MB array per 512-token chunk costs its page faults every time).
         let count = outputRows.count * c.vocabSize
         if logits.count != count { logits = [Float](repeating: 0, count: count) }
-        logits.withUnsafeMutableBufferPointer { out in
-            guard let base = out.baseAddress else { return }
-            linear(
-                work.normed + outputRows.lowerBound * c.hiddenSize, rows: outputRows.count, weight: head.output,
-                into: base, threads: threadCount)
+        let normed = work.normed + outputRows.lowerBound * c.hiddenSize
+        let blockRows = head == nil ? max(featureAlignment, outputBlockBytes / (4 * c.hiddenSize)) : c.vocabSize
+        for first in stride(from: 0, to: c.vocabSize, by: blockRows) {
+            let range = first..<min(c.vocabSize, first + blockRows)
+            let output: Matrix
+            if let head { output = head.output } else { output = try source.outputRows(range) }
+            precondition(
+                output.rows == range.count && output.columns == c.hiddenSize,
+                "output weights do not match the configuration")
+            logits.withUnsafeMutableBufferPointer { out in
+                guard let base = out.baseAddress else { return }
+                linear(
+                    normed, rows: outputRows.count, weight: output, into: base + first, outStride: c.vocabSize,
+                    threads: threadCount)
+            }
         }
         return Matrix(rows: outputRows.count, columns: c.vocabSize, values: logits)
     }
@@ -163,10 +176,14 @@ public final class LlamaModel<Source: LayerWeightsSource> {
         return packed
     }
 
+    /// The resident head, loaded on first use.
     private func head() throws(Source.Failure) -> LlamaHeadWeights {
         if let residentHead { return residentHead }
         let weights = try source.headWeights()
-        if residency == .resident { residentHead = weights }
+        precondition(
+            weights.output.rows == configuration.vocabSize && weights.output.columns == configuration.hiddenSize,
+            "head weights do not match the configuration")
+        residentHead = weights
         return weights
     }
 

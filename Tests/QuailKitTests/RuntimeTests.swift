@@ -82,6 +82,11 @@ struct RuntimeTests {
         }
         #expect(try hf.headWeights().output == gguf.headWeights().output)
         #expect(try hf.embeddings(of: [3, 0, 511]) == gguf.embeddings(of: [3, 0, 511]))
+        let output = try gguf.headWeights().output
+        let rows = try gguf.outputRows(100..<300)
+        #expect(rows.rows == 200 && rows.values == Array(output.values[100 * output.columns..<300 * output.columns]))
+        #expect(try hf.outputRows(500..<512) == gguf.outputRows(500..<512))
+        #expect(try gguf.outputNorm() == gguf.headWeights().outputNorm)
     }
 
     @Test("BOS replaces the first token of every chunk and never changes the scored targets")

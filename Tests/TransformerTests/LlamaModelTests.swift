@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 import LinearAlgebra
 import Testing
-import Transformer
+
+@testable import Transformer
 
 @Suite("Llama forward pass")
 struct LlamaModelTests {
@@ -34,6 +35,18 @@ struct LlamaModelTests {
         var short = tiny.weights.layers[0]
         short.queryKeyValueBias?.removeLast()
         #expect(!short.matches(tiny.configuration))
+    }
+
+    @Test("a streamed pass reads the output projection in blocks of rows and gives the resident logits")
+    func streamedOutputBlocks() throws {
+        let tiny = TinyModel(seed: 13, vocab: 100, tied: false)
+        let tokens = tiny.tokens(30, seed: 6)
+        let resident = try tiny.model(.resident).forward(tokens: tokens, logitRows: 5..<29)
+        let streamed = tiny.model(.streamed)
+        streamed.outputBlockBytes = 4 * tiny.configuration.hiddenSize * 40  // blocks of 40, 40 and 20 rows
+        let blocked = try streamed.forward(tokens: tokens, logitRows: 5..<29)
+        #expect(blocked.rows == 24 && blocked.columns == 100)
+        #expect(maxAbsDifference(blocked.values, resident.values) < 2e-5)
     }
 
     @Test("a later token never changes earlier logits")

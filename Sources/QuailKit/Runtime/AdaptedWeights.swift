@@ -32,8 +32,18 @@ public struct AdaptedWeights<Base: LayerWeightsSource>: LayerWeightsSource {
         return weights
     }
 
-    /// The base head weights.
+    /// The base head weights (adapters on the output head are rejected when opened).
     public func headWeights() throws(Base.Failure) -> LlamaHeadWeights {
         try base.headWeights()
+    }
+
+    /// The base final norm.
+    public func outputNorm() throws(Base.Failure) -> [Float] {
+        try base.outputNorm()
+    }
+
+    /// The base output rows.
+    public func outputRows(_ range: Range<Int>) throws(Base.Failure) -> Matrix {
+        try base.outputRows(range)
     }
 }

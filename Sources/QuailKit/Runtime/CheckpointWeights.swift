@@ -239,9 +239,45 @@ public final class CheckpointWeights: LayerWeightsSource, @unchecked Sendable {
 
     /// Decodes the final norm and the output projection (the embedding matrix when tied).
     public func headWeights() throws(CheckpointError) -> LlamaHeadWeights {
-        LlamaHeadWeights(
-            outputNorm: try vector("model.norm.weight"),
-            output: try matrix(configuration.tiedEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight"))
+        LlamaHeadWeights(outputNorm: try outputNorm(), output: try matrix(outputName))
+    }
+
+    /// Decodes the final norm.
+    public func outputNorm() throws(CheckpointError) -> [Float] {
+        try vector("model.norm.weight")
+    }
+
+    /// Decodes rows `range` of the output projection from their stored bytes (a bitsandbytes-quantized `lm_head`
+    /// is decoded whole and sliced).
+    public func outputRows(_ range: Range<Int>) throws(CheckpointError) -> Matrix {
+        guard let table = tensors[outputName] else {
+            let output = try matrix(outputName)
+            let width = output.columns
+            return Matrix(
+                rows: range.count, columns: width,
+                values: Array(output.values[range.lowerBound * width..<range.upperBound * width]))
+        }
+        let width = configuration.hiddenSize
+        let rowBytes = table.sourceBytes.count / configuration.vocabSize
+        let bytes = UnsafeRawBufferPointer(
+            rebasing: table.sourceBytes[range.lowerBound * rowBytes..<range.upperBound * rowBytes])
+        var failure: QuantizationError?
+        let values = [Float](unsafeUninitializedCapacity: range.count * width) { out, initialized in
+            do throws(QuantizationError) {
+                try GGMLCodec.dequantize(bytes, as: table.sourceType, into: out)
+            } catch {
+                failure = error
+                out.initialize(repeating: 0)
+            }
+            initialized = range.count * width
+        }
+        if let failure { throw codecFailure(failure, outputName) }
+        return Matrix(rows: range.count, columns: width, values: values)
+    }
+
+    /// The output projection's tensor: the embedding matrix when tied.
+    private var outputName: String {
+        configuration.tiedEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight"
     }
 
     // MARK: - Decoding
