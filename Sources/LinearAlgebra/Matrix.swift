@@ -22,6 +22,13 @@ public struct Matrix: Equatable, Sendable {
         self.init(rows: rows, columns: columns, values: [Float](repeating: 0, count: rows * columns))
     }
 
+    /// Rows `range` as a matrix of their own.
+    public func rows(_ range: Range<Int>) -> Matrix {
+        Matrix(
+            rows: range.count, columns: columns,
+            values: Array(values[range.lowerBound * columns..<range.upperBound * columns]))
+    }
+
     /// The element at `row`, `column`.
     public subscript(row: Int, column: Int) -> Float {
         get { values[row * columns + column] }

@@ -29,10 +29,7 @@ extension LayerWeightsSource {
 
     /// Rows of ``headWeights()``'s output projection (sources that can decode rows alone override this).
     public func outputRows(_ range: Range<Int>) throws(Failure) -> Matrix {
-        let output = try headWeights().output
-        return Matrix(
-            rows: range.count, columns: output.columns,
-            values: Array(output.values[range.lowerBound * output.columns..<range.upperBound * output.columns]))
+        try headWeights().output.rows(range)
     }
 }
 

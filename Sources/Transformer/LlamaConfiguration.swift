@@ -4,7 +4,8 @@
 ///
 /// Field meanings follow transformers' `LlamaConfig` (`hidden_size`, `intermediate_size`, `num_hidden_layers`,
 /// `num_attention_heads`, `num_key_value_heads`, `head_dim`, `vocab_size`, `rms_norm_eps`, `rope_theta`,
-/// `tie_word_embeddings`, `rope_scaling`; Qwen2's q/k/v biases). QuailKit builds it from a checkpoint's hyperparameters after validating them.
+/// `tie_word_embeddings`, `rope_scaling`; Qwen2's q/k/v biases). QuailKit builds it from a checkpoint's
+/// hyperparameters after validating them.
 public struct LlamaConfiguration: Equatable, Sendable {
     /// Width of the residual stream, `C`.
     public var hiddenSize: Int

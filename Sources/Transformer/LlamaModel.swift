@@ -125,7 +125,8 @@ public final class LlamaModel<Source: LayerWeightsSource> {
                     layer: index, group: group, rows: rows, columns: columns,
                     values: UnsafeBufferPointer(start: values, count: rows * columns)))
         }
-        // Attention: normed (T, C) → [q | k | v] (T, H·hd + 2·Hkv·hd) (+ bias) → heads (T, H·hd) → hidden += heads · Woᵀ
+        // Attention: normed (T, C) → [q | k | v] (T, H·hd + 2·Hkv·hd), + bias → heads (T, H·hd)
+        //   → hidden += heads · Woᵀ
         normalize(work.hidden, w.attentionNorm, rows: rows, into: work.normed)
         observe(.attentionInput, work.normed, c.hiddenSize)
         let stride = c.queryWidth + 2 * c.keyValueWidth

@@ -7,8 +7,8 @@ import TensorCore
 /// Writes a LoRA adapter as a llama.cpp LoRA GGUF (`llama-cli --lora`).
 ///
 /// The file is what llama.cpp's `convert_lora_to_gguf.py` writes with `--outtype f32`: metadata
-/// `general.architecture` of the base (`llama`, `qwen2`), `general.type` "adapter", optional `general.name`, `adapter.type` "lora",
-/// `adapter.lora.alpha` FLOAT32 (llama.cpp `llama_adapter_lora_init_impl` reads it as f32 and rejects other types);
+/// `general.architecture` of the base (`llama`, `qwen2`), `general.type` "adapter", optional `general.name`,
+/// `adapter.type` "lora", `adapter.lora.alpha` FLOAT32 (llama.cpp `llama_adapter_lora_init_impl` reads it as f32 and rejects other types);
 /// per adapted linear, in natural layer order, `<base GGUF name>.lora_a` with ggml dimensions `[in, r]` and
 /// `.lora_b` with `[r, out]`, both F32. llama.cpp permutes the rows of a llama base's q/k weights at conversion,
 /// so the `lora_b` rows of q/k are permuted the same way (``QKPermutation``, heads = attention heads for q, key/value

@@ -156,7 +156,8 @@ extension LlamaHyperparameters {
     /// window off), the others `LlamaConfig`'s.
     public func configJSON(torchDType: String) -> JSONValue {
         let qwen2 = modelType == "qwen2"
-        let architecture = qwen2 ? "Qwen2ForCausalLM" : modelType == "mistral" ? "MistralForCausalLM" : "LlamaForCausalLM"
+        let architecture =
+            qwen2 ? "Qwen2ForCausalLM" : modelType == "mistral" ? "MistralForCausalLM" : "LlamaForCausalLM"
         var pairs: [(String, JSONValue)] = [("architectures", .array([.string(architecture)]))]
         if !qwen2 { pairs.append(("attention_bias", .bool(false))) }
         pairs.append(("attention_dropout", .number(0)))

@@ -74,8 +74,9 @@ public enum LlamaTensorNames {
     /// Every HF tensor name a model with these hyperparameters has, in natural order.
     public static func expectedHFNames(for hparams: LlamaHyperparameters) -> [String] {
         var names = ["model.embed_tokens.weight"]
+        let entries = blockEntries(for: hparams)
         for block in 0..<hparams.layerCount {
-            names += blockEntries(for: hparams).map { "model.layers.\(block).\($0.hf)" }
+            names += entries.map { "model.layers.\(block).\($0.hf)" }
         }
         names.append("model.norm.weight")
         if !hparams.tiedEmbeddings { names.append("lm_head.weight") }

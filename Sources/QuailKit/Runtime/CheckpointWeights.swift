@@ -204,11 +204,13 @@ public final class CheckpointWeights: LayerWeightsSource, @unchecked Sendable {
         guard let info = file[name] else { return nil }
         let shape = Array(info.dimensions.reversed())
         guard shape == [headDim / 2] else {
-            throw CheckpointError.shapeMismatch(path: file.url.path, tensor: name, expected: [headDim / 2], actual: shape)
+            throw CheckpointError.shapeMismatch(
+                path: file.url.path, tensor: name, expected: [headDim / 2], actual: shape)
         }
         guard info.type == .f32 else {
             throw CheckpointError.invalidQuantizedTensor(
-                path: file.url.path, tensor: name, reason: "must be F32, is \(info.type?.name ?? "type \(info.typeID)")")
+                path: file.url.path, tensor: name,
+                reason: "must be F32, is \(info.type?.name ?? "type \(info.typeID)")")
         }
         let bytes = try file.bytes(of: info)
         let values = (0..<headDim / 2).map { bytes.loadUnaligned(fromByteOffset: $0 * 4, as: Float.self) }
@@ -250,28 +252,12 @@ public final class CheckpointWeights: LayerWeightsSource, @unchecked Sendable {
     /// Decodes rows `range` of the output projection from their stored bytes (a bitsandbytes-quantized `lm_head`
     /// is decoded whole and sliced).
     public func outputRows(_ range: Range<Int>) throws(CheckpointError) -> Matrix {
-        guard let table = tensors[outputName] else {
-            let output = try matrix(outputName)
-            let width = output.columns
-            return Matrix(
-                rows: range.count, columns: width,
-                values: Array(output.values[range.lowerBound * width..<range.upperBound * width]))
-        }
+        guard let table = tensors[outputName] else { return try matrix(outputName).rows(range) }
         let width = configuration.hiddenSize
         let rowBytes = table.sourceBytes.count / configuration.vocabSize
         let bytes = UnsafeRawBufferPointer(
             rebasing: table.sourceBytes[range.lowerBound * rowBytes..<range.upperBound * rowBytes])
-        var failure: QuantizationError?
-        let values = [Float](unsafeUninitializedCapacity: range.count * width) { out, initialized in
-            do throws(QuantizationError) {
-                try GGMLCodec.dequantize(bytes, as: table.sourceType, into: out)
-            } catch {
-                failure = error
-                out.initialize(repeating: 0)
-            }
-            initialized = range.count * width
-        }
-        if let failure { throw codecFailure(failure, outputName) }
+        let values = try dequantized(bytes, as: table.sourceType, count: range.count * width, name: outputName)
         return Matrix(rows: range.count, columns: width, values: values)
     }
 
@@ -313,18 +299,7 @@ public final class CheckpointWeights: LayerWeightsSource, @unchecked Sendable {
             return try quantized.dequantized(name)
         }
         let count = t.shape.reduce(1, *)
-        var failure: QuantizationError?
-        // Every element is written by the codec (it checks the element count), so the buffer starts uninitialized.
-        let values = [Float](unsafeUninitializedCapacity: count) { out, initialized in
-            do throws(QuantizationError) {
-                try GGMLCodec.dequantize(t.sourceBytes, as: t.sourceType, into: out)
-            } catch {
-                failure = error
-                out.initialize(repeating: 0)
-            }
-            initialized = count
-        }
-        if let failure { throw codecFailure(failure, name) }
+        let values = try dequantized(t.sourceBytes, as: t.sourceType, count: count, name: name)
         guard let (heads, direction) = t.permutation, let columns = t.shape.last else { return values }
         return [Float](unsafeUninitializedCapacity: count) { destination, initialized in
             values.withUnsafeBytes { source in
@@ -334,6 +309,25 @@ public final class CheckpointWeights: LayerWeightsSource, @unchecked Sendable {
             }
             initialized = count
         }
+    }
+
+    /// `count` F32 values decoded from `bytes` of tensor `name` by ``GGMLCodec``.
+    private func dequantized(
+        _ bytes: UnsafeRawBufferPointer, as type: GGMLType, count: Int, name: String
+    ) throws(CheckpointError) -> [Float] {
+        var failure: QuantizationError?
+        // Every element is written by the codec (it checks the element count), so the buffer starts uninitialized.
+        let values = [Float](unsafeUninitializedCapacity: count) { out, initialized in
+            do throws(QuantizationError) {
+                try GGMLCodec.dequantize(bytes, as: type, into: out)
+            } catch {
+                failure = error
+                out.initialize(repeating: 0)
+            }
+            initialized = count
+        }
+        if let failure { throw codecFailure(failure, name) }
+        return values
     }
 
     /// A codec failure on tensor `name` (ruled out by the checks made when opening) as a checkpoint error.
